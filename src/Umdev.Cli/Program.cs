@@ -1,0 +1,16 @@
+using System.CommandLine;
+
+namespace Umdev.Cli;
+
+/// <summary>The <c>umdev</c> command. Each subcommand lives in its own file and contributes a <see cref="Command"/>.</summary>
+public static class Program
+{
+    public static int Main(string[] args) => BuildRoot().Parse(args).Invoke();
+
+    public static RootCommand BuildRoot()
+    {
+        var root = new RootCommand("umdev: Linux VFIO mediated devices (mdev) in user space, served over vfio-user");
+        root.Subcommands.Add(DemoCommand.Create());
+        return root;
+    }
+}

@@ -1,0 +1,228 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using Umdev.Interop;
+
+namespace Umdev.Core;
+
+/// <summary>
+/// The mediated core (the kernel's <c>mdev.ko</c>): the mdev bus with its drivers, the registered
+/// parents, and every device. No global lock: create and remove of different devices run in
+/// parallel; uniqueness comes from one atomic insert per UUID and capacity from the drivers' own
+/// atomic accounting.
+/// </summary>
+public sealed class MdevCore
+{
+    private readonly ConcurrentDictionary<Guid, MdevDevice> _devices = new();
+    private ImmutableArray<MdevParent> _parents = [];
+    private ImmutableArray<MdevDriver> _drivers = [];
+    private ImmutableArray<IMdevObserver> _observers = [];
+
+    public IommuGroupAllocator IommuGroups { get; } = new();
+
+    public IReadOnlyList<MdevParent> Parents => _parents;
+    public IReadOnlyList<MdevDriver> Drivers => _drivers;
+
+    /// <summary>Every active device, sorted by name.</summary>
+    public IReadOnlyList<MdevDevice> Devices =>
+        _devices.Values.Where(d => d.State == MdevDeviceState.Active).OrderBy(d => d.Name, StringComparer.Ordinal).ToArray();
+
+    public void AddObserver(IMdevObserver observer) => ImmutableInterlocked.Update(ref _observers, o => o.Add(observer));
+
+    public void RemoveObserver(IMdevObserver observer) => ImmutableInterlocked.Update(ref _observers, o => o.Remove(observer));
+
+    /// <summary>Registers a driver on the mdev bus (idempotent).</summary>
+    public void RegisterDriver(MdevDriver driver) =>
+        ImmutableInterlocked.Update(ref _drivers, d => d.Contains(driver) ? d : d.Add(driver));
+
+    public void UnregisterDriver(MdevDriver driver)
+    {
+        if (_parents.Any(p => p.Driver == driver))
+            ThrowHelper.Throw(Errno.EBUSY, $"driver {driver.Name} still has parents");
+        ImmutableInterlocked.Update(ref _drivers, d => d.Remove(driver));
+    }
+
+    /// <summary>Registers a parent with the types it supports; its devices will be bound to <paramref name="driver"/>.</summary>
+    public MdevParent RegisterParent(MdevParentSpec spec, MdevDriver driver)
+    {
+        if (spec.Types.Count == 0) ThrowHelper.Throw(Errno.EINVAL, "a parent needs at least one type");
+        RegisterDriver(driver);
+        var parent = new MdevParent(this, spec, driver);
+        bool added = false;
+        ImmutableInterlocked.Update(ref _parents, p =>
+        {
+            added = !p.Any(x => x.Name == spec.Name);
+            return added ? p.Add(parent) : p;
+        });
+        if (!added) ThrowHelper.Throw(Errno.EEXIST, $"parent {spec.Name} already registered");
+        foreach (var o in _observers) o.OnParentRegistered(parent);
+        return parent;
+    }
+
+    /// <summary>Removes every device of the parent, then the parent. Waits for creates and removes in flight.</summary>
+    public void UnregisterParent(MdevParent parent)
+    {
+        parent.Unregistering = true;
+        parent.UnregisterLock.EnterWriteLock();
+        try
+        {
+            foreach (var mdev in _devices.Values.Where(d => d.Parent == parent).ToArray())
+            {
+                if (mdev.TryTransition(MdevDeviceState.Active, MdevDeviceState.Removing))
+                    Teardown(mdev, MdevRemoveReason.ParentUnregister);
+            }
+            ImmutableInterlocked.Update(ref _parents, p => p.Remove(parent));
+        }
+        finally
+        {
+            parent.UnregisterLock.ExitWriteLock();
+        }
+        foreach (var o in _observers) o.OnParentUnregistered(parent);
+    }
+
+    public MdevParent? FindParent(string name) => _parents.FirstOrDefault(p => p.Name == name);
+
+    public MdevDevice? FindDevice(Guid uuid) =>
+        _devices.TryGetValue(uuid, out var d) && d.State == MdevDeviceState.Active ? d : null;
+
+    public MdevDevice? FindDevice(string name) => MdevUuid.TryParse(name, out var uuid) ? FindDevice(uuid) : null;
+
+    internal IReadOnlyList<MdevDevice> DevicesOf(MdevType type) =>
+        _devices.Values.Where(d => d.Type == type && d.State == MdevDeviceState.Active)
+            .OrderBy(d => d.Name, StringComparer.Ordinal).ToArray();
+
+    /// <summary>A write to <c>create</c>: parses the UUID text with the kernel's rules, then creates.</summary>
+    public MdevDevice Create(MdevType type, ReadOnlySpan<byte> written) => Create(type, MdevUuid.ParseCreateWrite(written));
+
+    /// <summary>
+    /// Creates and binds a device. Errors: EEXIST (UUID in use anywhere), ENODEV (parent unregistering),
+    /// or whatever the driver's probe refuses with (mtty: ENOSPC).
+    /// </summary>
+    public MdevDevice Create(MdevType type, Guid uuid)
+    {
+        var parent = type.Parent;
+        if (parent.Unregistering || !parent.UnregisterLock.TryEnterReadLock(0))
+            ThrowHelper.Throw(Errno.ENODEV, $"parent {parent.Name} is unregistering");
+        try
+        {
+            if (parent.Unregistering) ThrowHelper.Throw(Errno.ENODEV, $"parent {parent.Name} is unregistering");
+            if (_devices.ContainsKey(uuid)) ThrowHelper.Throw(Errno.EEXIST, $"{MdevUuid.ToName(uuid)} exists");
+            int group = IommuGroups.Allocate();
+            var mdev = new MdevDevice(type, uuid, group);
+            if (!_devices.TryAdd(uuid, mdev))
+            {
+                IommuGroups.Release(group);
+                ThrowHelper.Throw(Errno.EEXIST, $"{mdev.Name} exists");
+            }
+            try
+            {
+                parent.Driver.Probe(mdev);
+            }
+            catch
+            {
+                Forget(mdev);
+                throw;
+            }
+            mdev.SetState(MdevDeviceState.Active);
+            var notified = new List<IMdevObserver>();
+            try
+            {
+                foreach (var o in _observers)
+                {
+                    o.OnDeviceAdded(mdev);
+                    notified.Add(o);
+                }
+            }
+            catch
+            {
+                // A layer could not take the device (e.g. its socket): undo as if the probe had failed.
+                mdev.SetState(MdevDeviceState.Removing);
+                foreach (var o in notified) o.OnDeviceRemoving(mdev, MdevRemoveReason.ParentUnregister);
+                parent.Driver.Remove(mdev);
+                Forget(mdev);
+                foreach (var o in notified) o.OnDeviceRemoved(mdev);
+                throw;
+            }
+            return mdev;
+        }
+        finally
+        {
+            parent.UnregisterLock.ExitReadLock();
+        }
+    }
+
+    /// <summary>
+    /// A write to a device's <c>remove</c> file. Parses the value as the kernel's kstrtoul with base 0;
+    /// 0 does nothing; anything else removes the device.
+    /// </summary>
+    public void RemoveWrite(MdevDevice mdev, ReadOnlySpan<byte> written)
+    {
+        ulong value = SysfsNumber.ParseUnsigned(written);
+        if (value != 0) Remove(mdev);
+    }
+
+    /// <summary>
+    /// Removes a device. A concurrent removal already under way makes this a success; a device still
+    /// being created gives EAGAIN; an observer may refuse with its errno (the device then stays).
+    /// </summary>
+    public void Remove(MdevDevice mdev)
+    {
+        switch (mdev.State)
+        {
+            case MdevDeviceState.Creating:
+                ThrowHelper.Throw(Errno.EAGAIN, $"{mdev.Name} is still being created");
+                break;
+            case MdevDeviceState.Removing or MdevDeviceState.Removed:
+                return; // the remove file is already detached: the write just succeeds
+        }
+        var parent = mdev.Parent;
+        if (parent.Unregistering || !parent.UnregisterLock.TryEnterReadLock(0))
+            ThrowHelper.Throw(Errno.ENODEV, $"parent {parent.Name} is unregistering");
+        try
+        {
+            if (!mdev.TryTransition(MdevDeviceState.Active, MdevDeviceState.Removing)) return;
+            var asked = new List<IMdevObserver>();
+            try
+            {
+                foreach (var o in _observers)
+                {
+                    asked.Add(o);
+                    o.OnDeviceRemoving(mdev, MdevRemoveReason.UserRequest);
+                }
+            }
+            catch (ErrnoException)
+            {
+                mdev.SetState(MdevDeviceState.Active);
+                throw;
+            }
+            TeardownAfterObservers(mdev);
+        }
+        finally
+        {
+            parent.UnregisterLock.ExitReadLock();
+        }
+    }
+
+    private void Teardown(MdevDevice mdev, MdevRemoveReason reason)
+    {
+        foreach (var o in _observers)
+        {
+            try { o.OnDeviceRemoving(mdev, reason); }
+            catch (ErrnoException) { /* cannot refuse a parent going away */ }
+        }
+        TeardownAfterObservers(mdev);
+    }
+
+    private void TeardownAfterObservers(MdevDevice mdev)
+    {
+        mdev.Parent.Driver.Remove(mdev);
+        Forget(mdev);
+        foreach (var o in _observers) o.OnDeviceRemoved(mdev);
+    }
+
+    private void Forget(MdevDevice mdev)
+    {
+        mdev.SetState(MdevDeviceState.Removed);
+        _devices.TryRemove(new KeyValuePair<Guid, MdevDevice>(mdev.Uuid, mdev));
+        IommuGroups.Release(mdev.IommuGroup);
+    }
+}

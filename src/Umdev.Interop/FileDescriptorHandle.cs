@@ -1,0 +1,39 @@
+using Microsoft.Win32.SafeHandles;
+using Umdev.Interop.Native;
+
+namespace Umdev.Interop;
+
+/// <summary>Owns one Linux file descriptor; closing the handle closes the descriptor exactly once.</summary>
+public class FileDescriptorHandle : SafeHandleZeroOrMinusOneIsInvalid
+{
+    public FileDescriptorHandle() : base(ownsHandle: true) { }
+
+    public FileDescriptorHandle(int fd, bool ownsHandle = true) : base(ownsHandle) => SetHandle(fd);
+
+    /// <summary>The raw descriptor number (valid only while the handle is alive).</summary>
+    public int Fd => (int)handle;
+
+    protected override bool ReleaseHandle() => Libc.Close((int)handle) == 0;
+
+    /// <summary>Waits until the descriptor is readable; false on timeout.</summary>
+    public unsafe bool WaitReadable(int timeoutMs)
+    {
+        bool added = false;
+        DangerousAddRef(ref added);
+        try
+        {
+            var pfd = new Libc.PollFd { Fd = Fd, Events = Libc.POLLIN };
+            while (true)
+            {
+                int rc = Libc.Poll(&pfd, 1, timeoutMs);
+                if (rc >= 0) return rc > 0;
+                if ((Errno)System.Runtime.InteropServices.Marshal.GetLastPInvokeError() != Errno.EINTR)
+                    ThrowHelper.ThrowLastError("poll");
+            }
+        }
+        finally
+        {
+            if (added) DangerousRelease();
+        }
+    }
+}

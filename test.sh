@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every umdev test on a fresh Debian 12 machine: installs the Debian packages the tests drive
+# for real (fuse3, mdevctl), restores NuGet packages, builds, runs the suites, prints one summary line.
+set -euo pipefail
+cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
+need=()
+command -v fusermount3 >/dev/null 2>&1 || need+=(fuse3)
+command -v mdevctl >/dev/null 2>&1 || need+=(mdevctl)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "test.sh: installing ${need[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+dotnet restore Umdev.slnx --nologo -v q
+dotnet build Umdev.slnx -c Release --no-restore --nologo -v q -clp:ErrorsOnly
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+dotnet test Umdev.slnx -c Release --no-build --nologo "$@" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+awk '/(Passed|Failed)! +-/ { for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1) } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log" | tr -d ','
+exit "$rc"
