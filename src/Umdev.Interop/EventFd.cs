@@ -27,7 +27,7 @@ public sealed class EventFd : FileDescriptorHandle
     {
         int fd = received.Fd;
         string target;
-        try { target = File.ResolveLinkTarget($"/proc/self/fd/{fd}", false)?.ToString() ?? ""; }
+        try { target = new FileInfo($"/proc/self/fd/{fd}").LinkTarget ?? ""; }
         catch (IOException) { target = ""; }
         if (target != "anon_inode:[eventfd]")
         {

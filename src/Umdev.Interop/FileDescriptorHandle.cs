@@ -13,6 +13,23 @@ public class FileDescriptorHandle : SafeHandleZeroOrMinusOneIsInvalid
     /// <summary>The raw descriptor number (valid only while the handle is alive).</summary>
     public int Fd => (int)handle;
 
+    /// <summary>dup(2): a new descriptor for the same open file, owned by the returned handle.</summary>
+    public FileDescriptorHandle Duplicate()
+    {
+        bool added = false;
+        DangerousAddRef(ref added);
+        try
+        {
+            int fd = Libc.Dup(Fd);
+            if (fd < 0) ThrowHelper.ThrowLastError("dup");
+            return new FileDescriptorHandle(fd);
+        }
+        finally
+        {
+            if (added) DangerousRelease();
+        }
+    }
+
     protected override bool ReleaseHandle() => Libc.Close((int)handle) == 0;
 
     /// <summary>Waits until the descriptor is readable; false on timeout.</summary>
