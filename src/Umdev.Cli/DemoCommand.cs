@@ -13,7 +13,7 @@ namespace Umdev.Cli;
 /// end — types, create, IOMMU group, the guest's lspci and 8250 probe, a loopback through every port,
 /// remove — with a check at each step. Exits 1 if any check fails, so it doubles as a smoke test.
 /// </summary>
-public static class DemoCommand
+public static partial class DemoCommand
 {
     public const string DemoUuid = "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001";
     private const string ParentPath = "/sys/devices/virtual/mtty/mtty";
@@ -97,7 +97,7 @@ public static class DemoCommand
         report.Guest("# lspci -s 00:05.0 -xxvv");
         string lspci = guest.Lspci();
         report.Guest(lspci);
-        var hex = lspci.Split('\n').Where(l => l.Length > 3 && l[2] == ':' && char.IsAsciiHexDigit(l[0])).ToArray();
+        var hex = lspci.Split('\n').Where(l => HexDumpLine().IsMatch(l)).ToArray();
         report.Check(hex.SequenceEqual(DocumentedConfigDump), "config dump equals the kernel documentation's guest dump");
         report.Check(lspci.StartsWith("00:05.0 Serial controller: Device 4348:3253 (rev 10) (prog-if 02 [16550])"),
             "lspci identifies the WCH CH352 16550 serial controller");
@@ -113,6 +113,9 @@ public static class DemoCommand
         }
         report.Line($"  ({result.Interrupts} INTx interrupts, each unmasked after servicing)");
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[0-9a-f]{2}:( [0-9a-f]{2})+$")]
+    private static partial System.Text.RegularExpressions.Regex HexDumpLine();
 
     private static void PrintTypes(DemoReport report, MdevParent parent)
     {
