@@ -9,7 +9,7 @@ namespace Umdev.Devices.Mtty;
 /// two UARTs and their interrupt line. One lock serialises region accesses and SET_IRQS, as the
 /// sample's <c>ops_lock</c>. State lives from creation to removal; close only drops the eventfds.
 /// </summary>
-internal sealed class MttyDevice : IVfioDeviceOps
+internal sealed partial class MttyDevice : IVfioDeviceOps
 {
     /// <summary>The sample always keeps state for two ports, whatever the type.</summary>
     private const int PortSlots = 2;

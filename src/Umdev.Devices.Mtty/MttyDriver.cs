@@ -59,7 +59,9 @@ public sealed class MttyDriver : MdevDriver
 
     public override void Remove(MdevDevice mdev)
     {
-        if (VfioDevice.FromMdev(mdev)?.Ops is not MttyDevice device) return;
+        var vfio = VfioDevice.FromMdev(mdev);
+        if (vfio?.Ops is not MttyDevice device) return;
+        vfio.Migration?.Close();
         VfioDevice.Unregister(mdev);
         device.Destroy();
         Interlocked.Add(ref _availablePorts, device.NumPorts);
