@@ -36,6 +36,16 @@ public class MdevCoreTests
     }
 
     [Fact]
+    public void A_second_parent_of_the_same_name_is_EEXIST_and_registers_nothing()
+    {
+        var (core, _, driver) = Setup();
+        var stray = new PoolDriver(1);
+        Assert.Equal(Errno.EEXIST, ErrnoOf(() => core.RegisterParent(PoolDriver.Spec(), stray)));
+        Assert.Single(core.Parents);
+        Assert.Equal([driver], core.Drivers);
+    }
+
+    [Fact]
     public void Create_binds_the_device_and_lists_it_under_its_type()
     {
         var (core, parent, driver) = Setup();
