@@ -19,6 +19,24 @@ public static class MountTable
         if (Libc.Umount2(target, Libc.MNT_DETACH | Libc.UMOUNT_NOFOLLOW) != 0) ThrowHelper.ThrowLastError($"umount {target}");
     }
 
+    /// <summary>
+    /// Opens the directory and takes an exclusive flock on it, held until the handle is disposed: two
+    /// daemons starting at once on one mount point cannot both mount. EWOULDBLOCK (EAGAIN) if another holds it.
+    /// </summary>
+    public static FileDescriptorHandle LockDirectory(string path)
+    {
+        int fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
+        if (fd < 0) ThrowHelper.ThrowLastError($"open {path}");
+        var handle = new FileDescriptorHandle(fd);
+        if (Libc.Flock(fd, Libc.LOCK_EX | Libc.LOCK_NB) != 0)
+        {
+            var e = ErrnoException.FromLastPInvokeError($"lock {path}");
+            handle.Dispose();
+            throw e;
+        }
+        return handle;
+    }
+
     /// <summary>stat(2) of a path: <see cref="Errno.None"/> if it answers, else its errno (ENOTCONN for a dead FUSE daemon).</summary>
     public static unsafe Errno Probe(string path)
     {

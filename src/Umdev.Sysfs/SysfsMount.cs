@@ -19,10 +19,13 @@ public sealed class SysfsMount : IDisposable
     private readonly FuseSession _session;
     private readonly SysfsFileSystem _fs;
     private readonly ILogger _logger;
+    private readonly FileDescriptorHandle _lock;
     private int _disposed;
 
-    private SysfsMount(string mountPoint, SysfsTree tree, FuseDevice device, SysfsFileSystem fs, FuseSession session, ILogger logger)
+    private SysfsMount(string mountPoint, FileDescriptorHandle mountPointLock, SysfsTree tree, FuseDevice device, SysfsFileSystem fs,
+        FuseSession session, ILogger logger)
     {
+        _lock = mountPointLock;
         MountPoint = mountPoint;
         _tree = tree;
         _device = device;
@@ -49,7 +52,31 @@ public sealed class SysfsMount : IDisposable
         logger ??= NullLogger.Instance;
         string path = Path.TrimEndingDirectorySeparator(Path.GetFullPath(mountPoint));
         PrepareMountPoint(path, logger);
-        var device = OpenFuse();
+        FileDescriptorHandle mountPointLock;
+        try
+        {
+            mountPointLock = MountTable.LockDirectory(path);
+        }
+        catch (ErrnoException e) when (e.Errno == Errno.EAGAIN)
+        {
+            throw new ErrnoException(Errno.EBUSY, $"mount point {path} is busy: another umdev daemon is starting on it", e);
+        }
+        // Checked again under the lock: a daemon that mounted meanwhile is seen now.
+        if (MountTable.FileSystemAt(path) is not null)
+        {
+            mountPointLock.Dispose();
+            ThrowHelper.Throw(Errno.EBUSY, $"mount point {path} is busy: another umdev daemon is serving it");
+        }
+        FuseDevice device;
+        try
+        {
+            device = OpenFuse();
+        }
+        catch
+        {
+            mountPointLock.Dispose();
+            throw;
+        }
         var tree = new SysfsTree(core);
         FuseSession? session = null;
         bool mounted = false;
@@ -63,7 +90,7 @@ public sealed class SysfsMount : IDisposable
             var answer = MountTable.Probe(path);
             if (answer != Errno.None) ThrowHelper.Throw(answer, $"{path}: mounted but does not answer: {ErrnoException.Describe(answer)}");
             logger.LogInformation("sysfs tree mounted at {MountPoint}", path);
-            return new SysfsMount(path, tree, device, fs, session, logger);
+            return new SysfsMount(path, mountPointLock, tree, device, fs, session, logger);
         }
         catch
         {
@@ -71,6 +98,7 @@ public sealed class SysfsMount : IDisposable
             session?.Dispose();
             tree.Dispose();
             device.Dispose();
+            mountPointLock.Dispose();
             throw;
         }
     }
@@ -138,6 +166,7 @@ public sealed class SysfsMount : IDisposable
         _session.Dispose();
         _device.Dispose();
         _tree.Dispose();
+        _lock.Dispose();
         _logger.LogInformation("sysfs tree unmounted from {MountPoint}", MountPoint);
     }
 }

@@ -21,6 +21,9 @@ public static class Shell
         return new Result(p.ExitCode, stdout, stderr.Result);
     }
 
-    /// <summary>/bin/sh -c <paramref name="script"/>.</summary>
-    public static Result Sh(string script) => Run("/bin/sh", "-c", script);
+    /// <summary>
+    /// bash -c <paramref name="script"/>. Not /bin/sh: Debian's dash reports every failed echo as
+    /// "I/O error", whatever the errno; bash prints the errno's text ("write error: Invalid argument").
+    /// </summary>
+    public static Result Sh(string script) => Run("/bin/bash", "-c", script);
 }
