@@ -1,0 +1,61 @@
+using Umdev.Interop;
+
+namespace Umdev.Cli.Tests;
+
+/// <summary><c>umdev serve</c> as a process: ready line, signals, refusals, stale-mount recovery.</summary>
+public class ServeTests
+{
+    private static string Available(string dir, string type) =>
+        File.ReadAllText(Path.Combine(dir, $"class/mdev_bus/mtty/mdev_supported_types/{type}/available_instances"));
+
+    [Theory]
+    [InlineData("TERM")]
+    [InlineData("INT")]
+    public void ServesUntilASignalThenUnmountsAndExitsCleanly(string signal)
+    {
+        using var daemon = Daemon.Start(extra: ["--mtty-ports", "6"]);
+        Assert.Equal(MountTableType, MountTable.FileSystemAt(daemon.Dir));
+        Assert.Equal("3\n", Available(daemon.Dir, "mtty-2"));
+        daemon.Signal(signal);
+        Assert.Equal(0, daemon.WaitForExit());
+        Assert.Null(MountTable.FileSystemAt(daemon.Dir));
+        Assert.Contains("shutting down", daemon.Stderr());
+    }
+
+    private const string MountTableType = "fuse.umdev";
+
+    [Fact]
+    public void ASecondDaemonOnTheSameDirectoryIsRefusedAndTheFirstKeepsServing()
+    {
+        using var first = Daemon.Start();
+        File.WriteAllText(Path.Combine(first.Dir, "class/mdev_bus/mtty/mdev_supported_types/mtty-1/create"), Guid.NewGuid().ToString());
+        using var second = Daemon.Spawn(first.Dir);
+        Assert.Equal(1, second.WaitForExit());
+        Assert.Contains($"mount point {first.Dir} is busy: another umdev daemon is serving it", second.Stderr());
+        Assert.False(first.HasExited);
+        Assert.Equal("23\n", Available(first.Dir, "mtty-1"));
+        Assert.Single(Directory.GetFileSystemEntries(Path.Combine(first.Dir, "bus/mdev/devices")));
+    }
+
+    [Fact]
+    public void AStaleMountOfAKilledDaemonIsRecovered()
+    {
+        using var killed = Daemon.Start();
+        killed.Kill(); // SIGKILL: no unmount
+        Assert.Equal(Errno.ENOTCONN, MountTable.Probe(killed.Dir));
+        using var next = Daemon.Start(killed.Dir);
+        Assert.Equal("24\n", Available(next.Dir, "mtty-1"));
+        next.Signal("TERM");
+        Assert.Equal(0, next.WaitForExit());
+        Assert.Contains("stale mount", next.Stderr());
+        Assert.Null(MountTable.FileSystemAt(next.Dir));
+    }
+
+    [Fact]
+    public void AMissingMountPointIsOneClearError()
+    {
+        using var daemon = Daemon.Spawn("/nonexistent/umdev-sys");
+        Assert.Equal(1, daemon.WaitForExit());
+        Assert.Equal("umdev serve: mount point /nonexistent/umdev-sys does not exist\n", daemon.Stderr());
+    }
+}
