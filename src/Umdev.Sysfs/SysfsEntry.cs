@@ -35,10 +35,13 @@ public sealed class SysfsFile : SysfsEntry
 /// <summary>A symbolic link with the relative target sysfs gives it.</summary>
 public sealed class SysfsLink : SysfsEntry
 {
-    /// <param name="targetPath">The absolute (mount-relative) path the link points at.</param>
-    public SysfsLink(string path, string targetPath) : base(path) => Target = SysfsPath.RelativeLink(path, targetPath);
+    private readonly string _targetPath;
 
-    public string Target { get; }
+    /// <param name="targetPath">The absolute (mount-relative) path the link points at.</param>
+    public SysfsLink(string path, string targetPath) : base(path) => _targetPath = targetPath;
+
+    /// <summary>The relative link text, computed only when read (listing a directory of links needs none).</summary>
+    public string Target => SysfsPath.RelativeLink(Path, _targetPath);
 }
 
 /// <summary>A directory; its children are computed on every call.</summary>
