@@ -22,6 +22,17 @@ internal sealed class IommuGroupIndex : IMdevObserver
     public MdevDevice? Find(int group) =>
         _byGroup.TryGetValue(group, out var mdev) && mdev.State == MdevDeviceState.Active && mdev.IommuGroup == group ? mdev : null;
 
+    /// <summary>Active devices of a parent, counted without sorting or copying (a stat of a parent directory asks it).</summary>
+    public int CountDevices(MdevParent parent)
+    {
+        int n = 0;
+        foreach (var (_, mdev) in _byGroup)
+        {
+            if (mdev.Parent == parent && mdev.State == MdevDeviceState.Active) n++;
+        }
+        return n;
+    }
+
     public IEnumerable<int> Groups => _byGroup.Keys.Where(g => Find(g) is not null).Order();
 
     void IMdevObserver.OnDeviceAdded(MdevDevice mdev) => _byGroup[mdev.IommuGroup] = mdev;

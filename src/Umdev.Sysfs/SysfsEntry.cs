@@ -49,14 +49,20 @@ public sealed class SysfsDirectory : SysfsEntry
 {
     private readonly Func<SysfsDirectory, IEnumerable<SysfsEntry>> _children;
     private readonly Func<SysfsDirectory, string, SysfsEntry?>? _lookup;
+    private readonly Func<int>? _subdirectories;
 
     /// <param name="lookup">A direct lookup for large directories (devices by UUID); linear search otherwise.</param>
+    /// <param name="subdirectories">A direct count of sub-directories for large directories; counted from the children otherwise.</param>
     public SysfsDirectory(string path, Func<SysfsDirectory, IEnumerable<SysfsEntry>> children,
-        Func<SysfsDirectory, string, SysfsEntry?>? lookup = null) : base(path)
+        Func<SysfsDirectory, string, SysfsEntry?>? lookup = null, Func<int>? subdirectories = null) : base(path)
     {
         _children = children;
         _lookup = lookup;
+        _subdirectories = subdirectories;
     }
+
+    /// <summary>What the link count (2 + sub-directories) needs, asked on every stat.</summary>
+    public int SubdirectoryCount => _subdirectories?.Invoke() ?? Children.Count(c => c is SysfsDirectory);
 
     public IEnumerable<SysfsEntry> Children => _children(this);
 

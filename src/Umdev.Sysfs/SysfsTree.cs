@@ -72,11 +72,13 @@ public sealed class SysfsTree : IDisposable
         d => ParentOwnEntries(parent, d).Concat(parent.Types.SelectMany(t => t.Devices).Select(DeviceDir)).ToArray(),
         (d, name) => MdevUuid.TryParse(name, out _)
             ? _core.FindDevice(name) is { } m && m.Parent == parent && m.Name == name ? DeviceDir(m) : null
-            : ParentOwnEntries(parent, d).FirstOrDefault(c => c.Name == name));
+            : ParentOwnEntries(parent, d).FirstOrDefault(c => c.Name == name),
+        () => ParentOwnEntries(parent, null).Count(e => e is SysfsDirectory) + _groups.CountDevices(parent));
 
     /// <summary>The parent directory without its device sub-directories.</summary>
-    private IEnumerable<SysfsEntry> ParentOwnEntries(MdevParent parent, SysfsDirectory d)
+    private IEnumerable<SysfsEntry> ParentOwnEntries(MdevParent parent, SysfsDirectory? dir)
     {
+        var d = dir ?? new SysfsDirectory(parent.Spec.DevicePath, _ => []);
         Func<bool> alive = () => IsRegistered(parent);
         yield return TypesDir(parent, d.Child("mdev_supported_types"));
         foreach (var e in Groups(d, parent.Spec.AttributeGroups.Append(StandardAttributes.Power), alive)) yield return e;
@@ -103,7 +105,8 @@ public sealed class SysfsTree : IDisposable
         entries.Add(new SysfsDirectory(d.Child("devices"),
             devices => type.Devices.Select(m => new SysfsLink(devices.Child(m.Name), DevicePath(m))).ToArray(),
             (devices, name) => _core.FindDevice(name) is { } m && m.Type == type && m.Name == name
-                ? new SysfsLink(devices.Child(name), DevicePath(m)) : null));
+                ? new SysfsLink(devices.Child(name), DevicePath(m)) : null,
+            () => 0));
         return entries;
     });
 
@@ -153,7 +156,8 @@ public sealed class SysfsTree : IDisposable
     [
         new SysfsDirectory(d.Child("devices"),
             devices => _core.Devices.Select(m => new SysfsLink(devices.Child(m.Name), DevicePath(m))).ToArray(),
-            (devices, name) => _core.FindDevice(name) is { } m && m.Name == name ? new SysfsLink(devices.Child(name), DevicePath(m)) : null),
+            (devices, name) => _core.FindDevice(name) is { } m && m.Name == name ? new SysfsLink(devices.Child(name), DevicePath(m)) : null,
+            () => 0),
         new SysfsDirectory(d.Child("drivers"), drivers => _core.Drivers.Select(drv => DriverDir(drv, drivers.Child(drv.Name))).ToArray()),
         new SysfsFile(d.Child("drivers_autoprobe"), new MdevAttribute("drivers_autoprobe", MdevAttribute.ReadWrite,
             () => $"{Volatile.Read(ref _driversAutoprobe)}\n",
@@ -185,7 +189,8 @@ public sealed class SysfsTree : IDisposable
         return entries;
     }, (d, name) => MdevUuid.TryParse(name, out _)
         ? _core.FindDevice(name) is { } m && m.Driver == driver && m.Name == name ? new SysfsLink(d.Child(name), DevicePath(m)) : null
-        : d.Children.FirstOrDefault(c => c.Name == name));
+        : d.Children.FirstOrDefault(c => c.Name == name),
+        () => 0);
 
     // ---- class/ -------------------------------------------------------------------------------------
 
@@ -207,7 +212,8 @@ public sealed class SysfsTree : IDisposable
         new SysfsDirectory(d.Child("iommu_groups"),
             groups => _groups.Groups.Select(n => _groups.Find(n) is { } m ? IommuGroupDir(m, groups.Child(Num(n))) : null).OfType<SysfsEntry>().ToArray(),
             (groups, name) => int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && Num(n) == name &&
-                _groups.Find(n) is { } m ? IommuGroupDir(m, groups.Child(name)) : null),
+                _groups.Find(n) is { } m ? IommuGroupDir(m, groups.Child(name)) : null,
+            () => _groups.Groups.Count()),
     ]);
 
     private static string Num(int n) => n.ToString(CultureInfo.InvariantCulture);

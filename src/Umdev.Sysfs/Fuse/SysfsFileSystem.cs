@@ -175,7 +175,7 @@ internal sealed class SysfsFileSystem
         {
             SysfsFile f => (FuseConst.SIfReg | (uint)f.Attribute.Mode, (ulong)PageSize, 1u),
             SysfsLink => (FuseConst.SIfLnk | 0x1FF, 0ul, 1u),
-            SysfsDirectory d => (FuseConst.SIfDir | 0x1ED, 0ul, 2u + (uint)d.Children.Count(c => c is SysfsDirectory)),
+            SysfsDirectory d => (FuseConst.SIfDir | 0x1ED, 0ul, 2u + (uint)d.SubdirectoryCount),
             _ => (0u, 0ul, 1u),
         };
         BinaryPrimitives.WriteUInt64LittleEndian(a, id);
