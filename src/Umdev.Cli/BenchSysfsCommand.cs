@@ -16,7 +16,7 @@ public static class BenchSysfsCommand
 {
     public static Command Create()
     {
-        var seconds = new Option<double>("--seconds") { Description = "Duration of each timed loop", DefaultValueFactory = _ => 3 };
+        var seconds = new Option<double>("--seconds") { Description = "Total duration of each timed measurement (split into interleaved rounds)", DefaultValueFactory = _ => 6 };
         var counts = new Option<int[]>("--devices") { Description = "Device counts for the ls and memory figures", DefaultValueFactory = _ => [1000, 10000], AllowMultipleArgumentsPerToken = true };
         var sysfs = new Command("sysfs", "Benchmark the sysfs tree over FUSE (needs root and /dev/fuse)") { seconds, counts };
         sysfs.SetAction(r => Run(r.GetValue(seconds), r.GetValue(counts)!, Console.Out));
@@ -35,22 +35,34 @@ public static class BenchSysfsCommand
         try
         {
             using var mount = SysfsMount.Start(core, dir, NullLogger.Instance);
-            output.WriteLine($"umdev bench sysfs: mount {dir}, {Environment.ProcessorCount} cpus, {seconds:0.#} s per loop");
+            output.WriteLine($"umdev bench sysfs: mount {dir}, {Environment.ProcessorCount} cpus, {seconds:0.#} s per rate measurement");
 
             // Floor: the same open/write/close through the mount, to a store that does nothing ("0" to remove).
             var anchor = core.Create(type1, Guid.NewGuid());
             string noOp = Path.Combine(dir, "bus/mdev/devices", anchor.Name, "remove");
-            double floor = Rate(seconds, () => ShellWrite(noOp, "0\n"u8));
             string create = Path.Combine(dir, "devices/virtual/mtty/mtty/mdev_supported_types/mtty-1/create");
-            double cycles = Rate(seconds, () =>
+            void NoOp() => ShellWrite(noOp, "0\n"u8);
+            void Cycle()
             {
                 string uuid = Guid.NewGuid().ToString("D");
                 ShellWrite(create, System.Text.Encoding.ASCII.GetBytes(uuid + "\n"));
                 ShellWrite(Path.Combine(dir, "bus/mdev/devices", uuid, "remove"), "1\n"u8);
-            });
+            }
+            // Interleaved rounds, so a change in the machine's load hits floor and cycle alike.
+            const int Rounds = 6;
+            var floors = new List<double>();
+            var cycleRates = new List<double>();
+            var ratios = new List<double>();
+            for (int round = 0; round < Rounds; round++)
+            {
+                floors.Add(Rate(seconds / Rounds, NoOp));
+                cycleRates.Add(Rate(seconds / Rounds, Cycle));
+                ratios.Add(floors[^1] / cycleRates[^1]);
+            }
+            double floor = Median(floors), cycles = Median(cycleRates);
             core.Remove(anchor);
             output.WriteLine($"no-op attribute write (open/write/close): {floor,10:N0} /s   (floor)");
-            output.WriteLine($"create+remove cycle (2 × open/write/close): {cycles,8:N0} /s   one cycle costs {floor / cycles:0.00} no-op writes");
+            output.WriteLine($"create+remove cycle (2 × open/write/close): {cycles,8:N0} /s   one cycle costs {Median(ratios):0.00} no-op writes (median of {Rounds} interleaved rounds)");
 
             long managedBefore = ManagedBytes();
             long rssBefore = Environment.WorkingSet;
@@ -88,9 +100,11 @@ public static class BenchSysfsCommand
         RandomAccess.Write(handle, bytes, 0);
     }
 
+    private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
+
     private static double Rate(double seconds, Action operation)
     {
-        for (int i = 0; i < 50; i++) operation(); // warm-up: JIT, dentries
+        for (int i = 0; i < 20; i++) operation(); // warm-up: JIT, dentries
         var sw = Stopwatch.StartNew();
         long n = 0;
         while (sw.Elapsed.TotalSeconds < seconds)
