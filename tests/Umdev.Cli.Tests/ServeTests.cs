@@ -58,4 +58,44 @@ public class ServeTests
         Assert.Equal(1, daemon.WaitForExit());
         Assert.Equal("umdev serve: mount point /nonexistent/umdev-sys does not exist\n", daemon.Stderr());
     }
+
+    private static string UmdevDll => Path.Combine(AppContext.BaseDirectory, "umdev.dll");
+
+    [Fact]
+    public void NoFuseIsOneClearError()
+    {
+        string dir = Directory.CreateTempSubdirectory("umdev-nofuse-").FullName;
+        try
+        {
+            // A private mount namespace with an empty /dev: no /dev/fuse.
+            var r = Shell.Run("/usr/bin/unshare", "-m", "--propagation", "private", "/bin/bash", "-c",
+                "mount -t tmpfs none /dev && exec dotnet \"$0\" serve --sysfs \"$1\" --sockets \"$1\"",
+                UmdevDll, dir);
+            Assert.Equal(1, r.ExitCode);
+            Assert.Equal("umdev serve: FUSE is not available: /dev/fuse missing (load the fuse module)\n", r.Stderr);
+            Assert.Equal("", r.Stdout);
+        }
+        finally
+        {
+            Directory.Delete(dir);
+        }
+    }
+
+    [Fact]
+    public void NoPermissionIsOneClearError()
+    {
+        string dir = Directory.CreateTempSubdirectory("umdev-noperm-").FullName;
+        Shell.Run("/bin/chmod", "755", dir).AssertSuccess(); // the user can reach it, just not mount on it
+        try
+        {
+            var r = Shell.Run("/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                "/usr/bin/env", "HOME=/tmp", "DOTNET_CLI_HOME=/tmp", "dotnet", UmdevDll, "serve", "--sysfs", dir, "--sockets", dir);
+            Assert.Equal(1, r.ExitCode);
+            Assert.Matches(@"^umdev serve: no permission to (open /dev/fuse \(run as root\)|mount .* \(needs CAP_SYS_ADMIN\))\n$", r.Stderr);
+        }
+        finally
+        {
+            Directory.Delete(dir);
+        }
+    }
 }
