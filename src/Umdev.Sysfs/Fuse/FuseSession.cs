@@ -19,6 +19,7 @@ internal sealed class FuseSession : IDisposable
     private readonly EventFd _stop = EventFd.Create();
     private readonly List<Thread> _threads = [];
     private readonly Lock _lock = new();
+    private readonly Lock _readLock = new();
     private int _idle;
     private int _running;
     private bool _stopping;
@@ -52,9 +53,15 @@ internal sealed class FuseSession : IDisposable
         var reply = new FuseReply(FuseConst.RequestBufferSize);
         try
         {
-            while (_device.WaitRequest(_stop))
+            while (true)
             {
-                int n = _device.ReadRequest(buffer);
+                int n;
+                // One thread at a time waits on /dev/fuse (leader/follower), so a request wakes one thread, not all idle ones.
+                lock (_readLock)
+                {
+                    if (!_device.WaitRequest(_stop)) break;
+                    n = _device.ReadRequest(buffer);
+                }
                 if (n < 0) break; // unmounted
                 if (n == 0) continue;
                 lock (_lock)
