@@ -37,6 +37,28 @@ public static class MountTable
         return handle;
     }
 
+    /// <summary>
+    /// The absolute path as /proc/self/mountinfo names it: the directory holding the last component is
+    /// resolved with realpath(3) (so /var/run/x becomes /run/x), the last component is kept, so a stale
+    /// mount there (which fails every stat) can still be named.
+    /// </summary>
+    public static string CanonicalPath(string path)
+    {
+        string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+        string? dir = Path.GetDirectoryName(full);
+        if (dir is null) return full;
+        nint resolved = Libc.RealPath(dir, 0);
+        if (resolved == 0) return full; // the caller reports the missing directory
+        try
+        {
+            return Path.Combine(Marshal.PtrToStringUTF8(resolved)!, Path.GetFileName(full));
+        }
+        finally
+        {
+            Libc.Free(resolved);
+        }
+    }
+
     /// <summary>stat(2) of a path: <see cref="Errno.None"/> if it answers, else its errno (ENOTCONN for a dead FUSE daemon).</summary>
     public static unsafe Errno Probe(string path)
     {
@@ -47,7 +69,7 @@ public static class MountTable
     /// <summary>The filesystem type mounted exactly at <paramref name="path"/> (innermost), or null if it is no mount point.</summary>
     public static string? FileSystemAt(string path)
     {
-        string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+        string full = CanonicalPath(path);
         string? type = null;
         foreach (string line in File.ReadLines("/proc/self/mountinfo"))
         {

@@ -50,7 +50,7 @@ public sealed class SysfsMount : IDisposable
     public static SysfsMount Start(MdevCore core, string mountPoint, ILogger? logger = null)
     {
         logger ??= NullLogger.Instance;
-        string path = Path.TrimEndingDirectorySeparator(Path.GetFullPath(mountPoint));
+        string path = MountTable.CanonicalPath(mountPoint);
         PrepareMountPoint(path, logger);
         FileDescriptorHandle mountPointLock;
         try

@@ -45,4 +45,22 @@ public class MountLifecycleTests
         mdev.RemoveAttributeGroup(group);
         Assert.False(Directory.Exists(dir));
     }
+
+    [Fact]
+    public void ASecondMountThroughASymlinkedPathIsRefusedToo()
+    {
+        using var t = new MountedTree();
+        string link = Path.Combine(Path.GetTempPath(), $"umdev-link-{Guid.NewGuid():N}");
+        File.CreateSymbolicLink(link, Path.GetDirectoryName(t.Dir)!);
+        try
+        {
+            var e = Assert.Throws<ErrnoException>(() => SysfsMount.Start(t.Core, Path.Combine(link, Path.GetFileName(t.Dir))));
+            Assert.Equal(Errno.EBUSY, e.Errno);
+            Assert.Equal(t.Dir, t.Mount.MountPoint);
+        }
+        finally
+        {
+            File.Delete(link);
+        }
+    }
 }

@@ -16,6 +16,13 @@ internal static partial class Libc
     [LibraryImport("libc", EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int Umount2(string target, int flags);
 
+    /// <summary>realpath(3) with a NULL buffer: returns a malloc'd string the caller frees.</summary>
+    [LibraryImport("libc", EntryPoint = "realpath", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial nint RealPath(string path, nint resolved);
+
+    [LibraryImport("libc", EntryPoint = "free")]
+    internal static partial void Free(nint pointer);
+
     // struct stat is 144 bytes on x86-64 and 128 on arm64; callers only need the result, so a large buffer does.
     [LibraryImport("libc", EntryPoint = "stat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static unsafe partial int Stat(string path, byte* buf);
