@@ -55,6 +55,7 @@ public static class ServeCommand
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
 
         var core = new MdevCore();
+        core.AddObserver(new DeviceLog(loggers.CreateLogger("umdev.mdev")));
         MdevParent? mtty = null;
         SysfsMount? mount = null;
         try
@@ -62,8 +63,10 @@ public static class ServeCommand
             string dir = sysfsDir ?? DefaultSysfs;
             if (sysfsDir is null) Directory.CreateDirectory(dir);
             Directory.CreateDirectory(socketsDir); // the vfio-user service puts the device sockets there
-            mtty = Mtty.Register(core, new MttyOptions(mttyPorts));
+            // Mount first: a start-up failure then prints its one message and nothing else. The tree is
+            // computed, so the parent appears in it as it registers.
             mount = SysfsMount.Start(core, dir, loggers.CreateLogger("umdev.sysfs"));
+            mtty = Mtty.Register(core, new MttyOptions(mttyPorts));
             stdout.WriteLine($"ready {mount.MountPoint}");
             stdout.Flush();
             stop.Wait();

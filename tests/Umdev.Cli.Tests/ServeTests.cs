@@ -19,7 +19,9 @@ public class ServeTests
         daemon.Signal(signal);
         Assert.Equal(0, daemon.WaitForExit());
         Assert.Null(MountTable.FileSystemAt(daemon.Dir));
-        Assert.Contains("shutting down", daemon.Stderr());
+        string log = daemon.Stderr();
+        Assert.Contains("parent mtty registered with types mtty-1, mtty-2", log);
+        Assert.Contains("shutting down", log);
     }
 
     private const string MountTableType = "fuse.umdev";
@@ -35,6 +37,9 @@ public class ServeTests
         Assert.False(first.HasExited);
         Assert.Equal("23\n", Available(first.Dir, "mtty-1"));
         Assert.Single(Directory.GetFileSystemEntries(Path.Combine(first.Dir, "bus/mdev/devices")));
+        first.Signal("TERM");
+        Assert.Equal(0, first.WaitForExit());
+        Assert.Matches("created [0-9a-f-]{36} \\(mtty-1 on mtty, IOMMU group 0\\)", first.Stderr());
     }
 
     [Fact]
