@@ -41,8 +41,10 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
         SocketDirectory = Path.GetFullPath(socketDirectory);
         _options = options ?? new VfioUserServiceOptions();
         _logger = loggerFactory.CreateLogger<VfioUserService>();
+#pragma warning disable CA1416 // umdev runs on Linux only
         if (!Directory.Exists(SocketDirectory))
             Directory.CreateDirectory(SocketDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+#pragma warning restore CA1416
         core.AddObserver(this);
         foreach (var mdev in core.Devices) OnDeviceAdded(mdev);
     }
