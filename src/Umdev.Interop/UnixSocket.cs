@@ -13,6 +13,9 @@ public sealed class UnixSocket : FileDescriptorHandle
     /// <summary>Most descriptors one receive accepts; more makes the kernel set MSG_CTRUNC.</summary>
     public const int MaxReceiveFds = 16;
 
+    /// <summary>The kernel's SCM_MAX_FD.</summary>
+    public const int MaxSendFds = 253;
+
     private UnixSocket(int fd) : base(fd, true) { }
 
     private static UnixSocket NewSocket()
@@ -115,14 +118,14 @@ public sealed class UnixSocket : FileDescriptorHandle
     /// </summary>
     public unsafe void Send(ReadOnlySpan<byte> data, ReadOnlySpan<FileDescriptorHandle> fds = default)
     {
-        if (fds.Length > MaxReceiveFds) ThrowHelper.Throw(Errno.EINVAL, "too many descriptors in one message");
+        if (fds.Length > MaxSendFds) ThrowHelper.Throw(Errno.EINVAL, "too many descriptors in one message");
         bool added = false;
         int refs = 0;
         try
         {
             DangerousAddRef(ref added);
             int controlLength = fds.Length > 0 ? Libc.CmsgSpace(4 * fds.Length) : 0;
-            byte* control = stackalloc byte[Libc.CmsgSpace(4 * MaxReceiveFds)];
+            byte* control = stackalloc byte[Libc.CmsgSpace(4 * MaxSendFds)];
             if (fds.Length > 0)
             {
                 new Span<byte>(control, controlLength).Clear();
