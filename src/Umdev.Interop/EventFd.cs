@@ -89,8 +89,10 @@ public sealed class EventFd : FileDescriptorHandle
     public EventFdReference AddReference()
     {
         bool added = false;
-        DangerousAddRef(ref added);
-        if (!added) ThrowHelper.Throw(Errno.EBADF);
+        // A disposed handle makes DangerousAddRef throw ObjectDisposedException; the kernel says EBADF.
+        try { DangerousAddRef(ref added); }
+        catch (ObjectDisposedException) { }
+        if (!added) ThrowHelper.Throw(Errno.EBADF, "eventfd is closed");
         return new EventFdReference(this);
     }
 }

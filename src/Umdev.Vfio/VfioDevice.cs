@@ -1,5 +1,6 @@
 using Umdev.Core;
 using Umdev.Interop;
+using Umdev.Vfio.Migration;
 
 namespace Umdev.Vfio;
 
@@ -17,10 +18,14 @@ public sealed class VfioDevice
     {
         Mdev = mdev;
         Ops = ops;
+        if (ops is IVfioMigrationDriver migrationDriver) Migration = new VfioMigration(migrationDriver);
     }
 
     public MdevDevice Mdev { get; }
     public IVfioDeviceOps Ops { get; }
+
+    /// <summary>Migration v2 state of the device; null when its driver does not implement <see cref="IVfioMigrationDriver"/>.</summary>
+    public VfioMigration? Migration { get; }
 
     public int OpenCount
     {
@@ -105,7 +110,11 @@ public sealed class VfioDevice
     {
         lock (_openLock)
         {
-            if (--_openCount == 0) Ops.CloseDevice();
+            if (--_openCount == 0)
+            {
+                Migration?.Close();
+                Ops.CloseDevice();
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
 using Umdev.Interop;
+using Umdev.Vfio.Migration;
 
 namespace Umdev.Vfio;
 
@@ -6,7 +7,7 @@ namespace Umdev.Vfio;
 /// An open device (the analogue of a VFIO device fd): the in-process client API the demo, the tests
 /// and the transports use. Disposing it closes the device.
 /// </summary>
-public sealed class VfioDeviceFile : IVfioClientDevice
+public sealed class VfioDeviceFile : IVfioClientDevice, IVfioMigrationClient
 {
     private VfioDevice? _device;
 
@@ -33,7 +34,44 @@ public sealed class VfioDeviceFile : IVfioClientDevice
 
     public int WriteRegion(uint index, ulong offset, ReadOnlySpan<byte> buffer) => Write(buffer, VfioPci.IndexToOffset(index) + offset);
 
-    public void Reset() => Ops.Reset();
+    /// <summary>VFIO_DEVICE_RESET; also forces the migration state back to RUNNING, ending any session.</summary>
+    public void Reset()
+    {
+        Ops.Reset();
+        Device.Migration?.Reset();
+    }
+
+    private VfioMigration Migration =>
+        Device.Migration ?? ThrowHelper.Throw<VfioMigration>(Errno.ENOTTY, "device has no migration support");
+
+    public VfioMigrationFlags GetMigrationFlags() => Migration.Flags;
+
+    public VfioMigrationState GetDeviceState() => Migration.State;
+
+    public VfioMigrationDataFile? SetDeviceState(VfioMigrationState state)
+    {
+        var migration = Migration;
+        var stream = migration.SetState(state);
+        return stream is null ? null : new VfioMigrationDataFile(migration, stream);
+    }
+
+    public ulong GetMigrationDataSize() => Migration.StopCopySize;
+
+    public VfioPrecopyInfo GetPrecopyInfo() => Migration.GetPrecopyInfo(Migration.CurrentSavingStream);
+
+    public int ReadMigrationData(Span<byte> buffer) => Migration.CurrentSavingStream.Read(buffer);
+
+    public int WriteMigrationData(ReadOnlySpan<byte> data) => Migration.CurrentResumingStream.Write(data);
+
+    public ulong StartDmaLogging(ulong pageSize, ReadOnlySpan<VfioDmaLoggingRange> ranges) => Migration.StartDmaLogging(pageSize, ranges);
+
+    public void StopDmaLogging() => Migration.StopDmaLogging();
+
+    public void ReportDmaLogging(ulong iova, ulong length, ulong pageSize, Span<byte> bitmap) =>
+        Migration.ReportDmaLogging(iova, length, pageSize, bitmap);
+
+    public int DeviceFeature(uint flags, Span<byte> data, out VfioMigrationDataFile? dataFile) =>
+        VfioDeviceFeature.Dispatch(this, Device.Migration is not null, flags, data, out dataFile);
 
     public void Dispose() => Interlocked.Exchange(ref _device, null)?.Release();
 }

@@ -1,0 +1,95 @@
+using Umdev.Interop;
+using Umdev.Vfio.Migration;
+using S = Umdev.Vfio.Migration.VfioMigrationState;
+
+namespace Umdev.Devices.Mtty;
+
+/// <summary>mtty's migration arcs (mtty.md §11.3); the VFIO model walks the table and owns the streams.</summary>
+internal sealed partial class MttyDevice : IVfioMigrationDriver
+{
+    public VfioMigrationFlags MigrationFlags => VfioMigrationFlags.StopCopy | VfioMigrationFlags.P2P | VfioMigrationFlags.PreCopy;
+
+    public ulong GetStopCopySize() => (ulong)MttyMigrationFormat.StreamSize(NumPorts);
+
+    public int ResumeCapacity => MttyMigrationFormat.StreamSize(NumPorts);
+
+    public void Step(in VfioMigrationArc arc)
+    {
+        switch (arc.From, arc.To)
+        {
+            case (S.Running, S.RunningP2P) or (S.RunningP2P, S.Running) or (S.RunningP2P, S.Stop) or (S.Stop, S.RunningP2P)
+                or (S.PreCopy, S.PreCopyP2P) or (S.PreCopyP2P, S.PreCopy):
+                break; // mtty does no DMA and needs no explicit start/stop
+            case (S.Running, S.PreCopy) or (S.RunningP2P, S.PreCopyP2P):
+                AppendHeader(arc.Saving!);
+                break;
+            case (S.Stop, S.StopCopy):
+                AppendHeader(arc.Saving!);
+                AppendPorts(arc.Saving!);
+                break;
+            case (S.PreCopyP2P, S.StopCopy):
+                AppendPorts(arc.Saving!);
+                break;
+            case (S.PreCopy, S.Running) or (S.PreCopyP2P, S.RunningP2P) or (S.StopCopy, S.Stop) or (S.Stop, S.Resuming):
+                break; // the model ends or opens the session
+            case (S.Resuming, S.Stop):
+                Load(arc.Resumed);
+                break;
+            default:
+                ThrowHelper.Throw(Errno.EINVAL, $"mtty has no arc {arc.From} -> {arc.To}");
+                break;
+        }
+    }
+
+    /// <summary>
+    /// The kernel checks the header once, on the write that completes it, and fails that write with
+    /// EFAULT (the bytes stay written).
+    /// </summary>
+    public void OnResumeWrite(ReadOnlySpan<byte> written, int previousLength)
+    {
+        if (previousLength < MttyMigrationFormat.HeaderSize && written.Length >= MttyMigrationFormat.HeaderSize &&
+            !MttyMigrationFormat.IsValidHeader(written, NumPorts))
+            ThrowHelper.Throw(Errno.EFAULT, "mtty migration header mismatch");
+    }
+
+    private void AppendHeader(VfioMigrationSaveStream stream)
+    {
+        Span<byte> header = stackalloc byte[MttyMigrationFormat.HeaderSize];
+        MttyMigrationFormat.WriteHeader(header, NumPorts);
+        stream.Append(header);
+    }
+
+    private void AppendPorts(VfioMigrationSaveStream stream)
+    {
+        Span<byte> records = stackalloc byte[MttyUartPort.RecordSize * PortSlots];
+        records = records[..(MttyUartPort.RecordSize * NumPorts)];
+        lock (_lock)
+        {
+            for (int i = 0; i < NumPorts; i++) _ports[i].Save(records.Slice(i * MttyUartPort.RecordSize, MttyUartPort.RecordSize));
+        }
+        stream.Append(records);
+    }
+
+    /// <summary>
+    /// RESUMING → STOP. Too few bytes: EINVAL, the device stays RESUMING (as the kernel).
+    /// Fix (mtty.md §13 note 16): the sample checks the header only on the write that completes it and
+    /// loads anyway if the writer ignored that EFAULT; here a bad header (magic, version, flags, port
+    /// count) or a port record that would break the UART's invariants also fails the load with EINVAL,
+    /// before any port is touched, and the device stays RESUMING.
+    /// </summary>
+    private void Load(ReadOnlySpan<byte> data)
+    {
+        if (data.Length < MttyMigrationFormat.StreamSize(NumPorts))
+            ThrowHelper.Throw(Errno.EINVAL, $"mtty migration data truncated ({data.Length} bytes)");
+        if (!MttyMigrationFormat.IsValidHeader(data, NumPorts))
+            ThrowHelper.Throw(Errno.EINVAL, "mtty migration header mismatch");
+        var records = data[MttyMigrationFormat.HeaderSize..];
+        for (int i = 0; i < NumPorts; i++)
+            if (!MttyUartPort.IsValidRecord(records.Slice(i * MttyUartPort.RecordSize, MttyUartPort.RecordSize)))
+                ThrowHelper.Throw(Errno.EINVAL, $"mtty migration record of port {i} is corrupt");
+        lock (_lock)
+        {
+            for (int i = 0; i < NumPorts; i++) _ports[i].Load(records.Slice(i * MttyUartPort.RecordSize, MttyUartPort.RecordSize));
+        }
+    }
+}

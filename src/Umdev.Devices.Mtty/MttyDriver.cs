@@ -1,0 +1,85 @@
+using Umdev.Core;
+using Umdev.Interop;
+using Umdev.Vfio;
+
+namespace Umdev.Devices.Mtty;
+
+/// <summary>
+/// The <c>mtty</c> driver of the mdev bus: owns the port pool, binds each new device to its emulated
+/// card and answers <c>available_instances</c>.
+/// </summary>
+public sealed class MttyDriver : MdevDriver
+{
+    public static readonly MdevTypeSpec SinglePortType = new("1", "Single port serial", VfioPci.DeviceApi);
+    public static readonly MdevTypeSpec DualPortType = new("2", "Dual port serial", VfioPci.DeviceApi);
+
+    private int _availablePorts;
+
+    public MttyDriver(MttyOptions options)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(options.Ports);
+        Options = options;
+        _availablePorts = options.Ports;
+        ParentSpec = new MdevParentSpec("mtty", "devices/virtual/mtty/mtty", "mtty", "mtty", [SinglePortType, DualPortType])
+        {
+            AttributeGroups =
+            [
+                new MdevAttributeGroup("mtty_dev", [MdevAttribute.Text("sample_mtty_dev", () => "This is phy device\n")]),
+            ],
+        };
+    }
+
+    public override string Name => "mtty";
+
+    public MttyOptions Options { get; }
+
+    public MdevParentSpec ParentSpec { get; }
+
+    /// <summary>Ports of the pool not held by any device.</summary>
+    public int AvailablePorts => Volatile.Read(ref _availablePorts);
+
+    public static int PortsOf(MdevType type) => type.Spec == DualPortType ? 2 : 1;
+
+    public override int GetAvailableInstances(MdevType type) => AvailablePorts / PortsOf(type);
+
+    public override void Probe(MdevDevice mdev)
+    {
+        int ports = PortsOf(mdev.Type);
+        ReservePorts(ports);
+        try
+        {
+            VfioDevice.RegisterEmulatedIommuDevice(mdev, new MttyDevice(mdev, ports));
+        }
+        catch
+        {
+            Interlocked.Add(ref _availablePorts, ports);
+            throw;
+        }
+    }
+
+    public override void Remove(MdevDevice mdev)
+    {
+        var vfio = VfioDevice.FromMdev(mdev);
+        if (vfio?.Ops is not MttyDevice device) return;
+        vfio.Migration?.Close();
+        VfioDevice.Unregister(mdev);
+        device.Destroy();
+        Interlocked.Add(ref _availablePorts, device.NumPorts);
+    }
+
+    public override IReadOnlyList<MdevAttributeGroup> GetDeviceAttributeGroups(MdevDevice mdev) =>
+        [new MdevAttributeGroup("vendor", [MdevAttribute.Text("sample_mdev_dev", () => $"This is MDEV {mdev.Name}\n")])];
+
+    /// <summary>Takes the ports atomically, as the kernel's compare-and-swap loop; ENOSPC when too few are left.</summary>
+    private void ReservePorts(int ports)
+    {
+        int available = Volatile.Read(ref _availablePorts);
+        while (true)
+        {
+            if (available < ports) ThrowHelper.Throw(Errno.ENOSPC, $"only {available} mtty ports left");
+            int seen = Interlocked.CompareExchange(ref _availablePorts, available - ports, available);
+            if (seen == available) return;
+            available = seen;
+        }
+    }
+}
