@@ -98,7 +98,7 @@ public sealed partial class VfioUserSession
         {
             var fd = fds![0];
             // Touching a mapping beyond the end of its file raises SIGBUS: refuse ranges the file does not cover.
-            long fileSize = new FileInfo($"/proc/self/fd/{fd.Fd}").Length;
+            long fileSize = fd.GetRegularFileSize();
             if (r.Offset > (ulong)fileSize || r.Size > (ulong)fileSize - r.Offset)
                 ThrowHelper.Throw(Errno.EINVAL, "DMA range exceeds the passed file");
             memory = new MappedDmaMemory(MemoryMapping.Map(fd, r.Offset, r.Size, (r.Flags & VfioUserDmaFlags.Write) != 0));

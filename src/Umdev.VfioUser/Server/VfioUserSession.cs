@@ -222,9 +222,12 @@ public sealed partial class VfioUserSession : IDisposable
             case VfioUserCommand.DeviceFeature:
                 RefuseFds(fds);
                 return DeviceFeature(p, reply);
-            case VfioUserCommand.MigDataRead or VfioUserCommand.MigDataWrite:
+            case VfioUserCommand.MigDataRead:
                 RefuseFds(fds);
-                return ThrowHelper.Throw<int>(Errno.ENOTSUP, "no migration over vfio-user yet");
+                return MigDataRead(p, reply);
+            case VfioUserCommand.MigDataWrite:
+                RefuseFds(fds);
+                return MigDataWrite(p);
             default:
                 return ThrowHelper.Throw<int>(Errno.ENOSYS, $"unknown command {header.Command}");
         }
