@@ -51,8 +51,9 @@ public sealed class VfioDmaTable
     }
 
     /// <summary>
-    /// Removes the mapping with exactly this range (ENOENT if none): the driver is told first so it drops
-    /// its pins, then remaining accesses are revoked and the memory released, all before returning.
+    /// Removes the mapping with exactly this range (ENOENT if none). As the kernel's type1 IOMMU does, the
+    /// driver is told while the mapping still exists (so a copy-backed pin can still be written back); then
+    /// the mapping is removed, remaining accesses are revoked and the memory released, all before returning.
     /// </summary>
     public void Unmap(ulong iova, ulong size)
     {
@@ -61,28 +62,29 @@ public sealed class VfioDmaTable
         {
             foreach (var m in _mappings)
                 if (m.Iova == iova && m.Size == size) found = m;
-            if (found is null) ThrowHelper.Throw(Errno.ENOENT, "no DMA mapping with this range");
-            _mappings = _mappings.Remove(found);
         }
+        if (found is null) ThrowHelper.Throw(Errno.ENOENT, "no DMA mapping with this range");
         Release(found);
     }
 
     /// <summary>Removes every mapping (DMA_UNMAP with the ALL flag, or the client going away).</summary>
     public void UnmapAll()
     {
-        ImmutableArray<VfioDmaMapping> all;
-        lock (_lock)
-        {
-            all = _mappings;
-            _mappings = [];
-        }
-        foreach (var m in all) Release(m);
+        foreach (var m in _mappings) Release(m);
     }
 
     private void Release(VfioDmaMapping mapping)
     {
-        try { _listener?.DmaUnmap(mapping.Iova, mapping.Size); }
-        finally { mapping.Revoke(); }
+        try
+        {
+            _listener?.DmaUnmap(mapping.Iova, mapping.Size);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The unmap happens regardless; a driver failing to let go only loses its pins.
+        }
+        lock (_lock) _mappings = _mappings.Remove(mapping);
+        mapping.Revoke();
     }
 
     /// <summary>

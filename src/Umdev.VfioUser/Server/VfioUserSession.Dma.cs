@@ -11,6 +11,7 @@ public sealed partial class VfioUserSession
     private readonly Lock _dmaLock = new();
     private readonly Dictionary<ushort, PendingDma> _pendingDma = [];
     private int _nextDmaId;
+    private const int MaxDeferred = 1024;
 
     private sealed class PendingDma(ushort id, VfioUserCommand command, ulong address, int count)
     {
@@ -98,6 +99,12 @@ public sealed partial class VfioUserSession
                 CompleteClientDma(header, _reader.Payload, fds);
                 if (fds is not null) foreach (var fd in fds) fd.Dispose();
                 continue;
+            }
+            if (_deferred.Count >= MaxDeferred)
+            {
+                // A client that floods instead of answering would make the queue grow without bound.
+                Close();
+                ThrowHelper.Throw(Errno.ENODEV, "client sent too many commands while a DMA request was pending");
             }
             var copy = new byte[header.Size];
             header.Write(copy);
