@@ -98,6 +98,11 @@ public sealed partial class VfioUserSession : IDisposable
         {
             LogClosed(e.Message);
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A fault in one session must not take the daemon down: drop this client only.
+            LogDriverFault(0, e);
+        }
         finally
         {
             Release();
