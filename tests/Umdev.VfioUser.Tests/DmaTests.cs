@@ -129,3 +129,36 @@ public class DmaTests
         Assert.Equal(Errno.EINVAL, Assert.Throws<ErrnoException>(() => vfio.DmaRead(0, new byte[1])).Errno);
     }
 }
+
+/// <summary>A client that never answers the server's DMA requests only fails its own command.</summary>
+public class DmaTimeoutTests
+{
+    [Fact]
+    public void UnansweredDmaRequestTimesOutAndTheSessionGoesOn()
+    {
+        using var f = new ServerFixture(options: new VfioUserServiceOptions { Server = new Server.VfioUserServerOptions { DmaTimeout = TimeSpan.FromMilliseconds(200) } });
+        using var c = f.Negotiated();
+        var map = new byte[32];
+        new Protocol.DmaMapRequest { Flags = Protocol.VfioUserDmaFlags.Read | Protocol.VfioUserDmaFlags.Write, Address = 0x10000, Size = 0x1000 }.Write(map);
+        using (var r = c.Call(Protocol.VfioUserCommand.DmaMap, map)) Assert.Equal(Errno.None, r.Error);
+        var regs = new byte[13];
+        BinaryPrimitives.WriteUInt64LittleEndian(regs, 0x10000);
+        BinaryPrimitives.WriteUInt32LittleEndian(regs.AsSpan(8), 8);
+        regs[12] = 1;
+        c.Send(RawClient.Message(50, (ushort)Protocol.VfioUserCommand.RegionWrite, RawClient.RegionAccess(0, 2, 13, regs)));
+        using (var request = c.Receive()!)
+        {
+            Assert.True(request.Header.IsCommand);
+            Assert.Equal((ushort)Protocol.VfioUserCommand.DmaRead, request.Header.Command);
+            Assert.Equal(0x10000ul, BinaryPrimitives.ReadUInt64LittleEndian(request.Payload));
+            Assert.Equal(8ul, BinaryPrimitives.ReadUInt64LittleEndian(request.Payload.AsSpan(8)));
+        }
+        using (var reply = c.Receive()!)
+        {
+            Assert.Equal(50, reply.Header.Id);
+            Assert.Equal(Errno.ETIMEDOUT, reply.Error);
+        }
+        using var r2 = c.Call(Protocol.VfioUserCommand.RegionRead, RawClient.RegionAccess(0, 0, 1));
+        Assert.False(r2.Header.IsError);
+    }
+}

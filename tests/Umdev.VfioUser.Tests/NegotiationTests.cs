@@ -104,3 +104,16 @@ public class NegotiationTests
         using var good = f.Negotiated();
     }
 }
+
+public class NegotiationNoReplyTests
+{
+    [Fact]
+    public void NoReplyVersionIsProcessedButNotAnswered()
+    {
+        using var f = new ServerFixture();
+        using var c = f.Raw();
+        c.Send(RawClient.Message(1, 1, RawClient.VersionPayload(), flags: 0x10));
+        using var r = c.Call(VfioUserCommand.RegionRead, RawClient.RegionAccess(0, 0, 1));
+        Assert.False(r.Header.IsError);
+    }
+}

@@ -18,6 +18,7 @@ public class TransportTests
 
         public void Send(ReadOnlySpan<byte> data, ReadOnlySpan<FileDescriptorHandle> fds) => inner.Send(data, fds);
         public void Shutdown() => inner.Shutdown();
+        public bool WaitReadable(int timeoutMs) => inner.WaitReadable(timeoutMs);
         public void Dispose() => inner.Dispose();
     }
 

@@ -79,12 +79,18 @@ public sealed partial class VfioUserSession
     private void PumpUntil(PendingDma pending)
     {
         _reader.ProtectCurrent();
+        long deadline = Environment.TickCount64 + (long)_options.DmaTimeout.TotalMilliseconds;
         while (!pending.Completed)
         {
+            if (!_reader.HasBufferedMessage && !_transport.WaitReadable((int)Math.Max(0, deadline - Environment.TickCount64)))
+            {
+                lock (_dmaLock) _pendingDma.Remove(pending.Id);
+                ThrowHelper.Throw(Errno.ETIMEDOUT, "client did not answer the DMA request");
+            }
             var status = _reader.Read();
             if (status == VfioUserReadStatus.Oversized)
             {
-                if (!_reader.Header.IsReply) SendError(_reader.Header, Errno.E2BIG);
+                if (!_reader.Header.IsReply && !_reader.Header.NoReply) SendError(_reader.Header, Errno.E2BIG);
                 continue;
             }
             if (status != VfioUserReadStatus.Message)

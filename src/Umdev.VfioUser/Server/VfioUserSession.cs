@@ -79,7 +79,7 @@ public sealed partial class VfioUserSession : IDisposable
                         return;
                     case VfioUserReadStatus.Oversized:
                         // The body is discarded by the reader, so the stream stays in sync.
-                        if (!_reader.Header.IsReply && !SendError(_reader.Header, Errno.E2BIG)) return;
+                        if (!_reader.Header.IsReply && !_reader.Header.NoReply && !SendError(_reader.Header, Errno.E2BIG)) return;
                         if (!Negotiated) return;
                         continue;
                 }
@@ -139,25 +139,26 @@ public sealed partial class VfioUserSession : IDisposable
         {
             if (header.Command != (ushort)VfioUserCommand.Version)
             {
-                SendError(header, Errno.EINVAL);
+                if (!header.NoReply) SendError(header, Errno.EINVAL);
                 LogClosed($"command {header.Command} before VERSION");
                 return false;
             }
             try
             {
                 if (fds is { Count: > 0 } || fdsMisplaced) ThrowHelper.Throw(Errno.EINVAL, "descriptors with VERSION");
-                return SendReply(header, Negotiate(payload, header.Size), default);
+                int versionLength = Negotiate(payload, header.Size);
+                return header.NoReply || SendReply(header, versionLength, default);
             }
             catch (ErrnoException e)
             {
-                SendError(header, e.Errno);
+                if (!header.NoReply) SendError(header, e.Errno);
                 LogClosed($"VERSION refused: {e.Message}");
                 return false;
             }
         }
         if (header.Command == (ushort)VfioUserCommand.Version)
         {
-            SendError(header, Errno.EINVAL);
+            if (!header.NoReply) SendError(header, Errno.EINVAL);
             LogClosed("second VERSION");
             return false;
         }

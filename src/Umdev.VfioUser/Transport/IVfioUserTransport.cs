@@ -20,6 +20,9 @@ public interface IVfioUserTransport : IDisposable
 
     /// <summary>Ends the stream both ways (wakes a blocked <see cref="Receive"/>).</summary>
     void Shutdown();
+
+    /// <summary>Waits until <see cref="Receive"/> would not block; false on timeout.</summary>
+    bool WaitReadable(int timeoutMs);
 }
 
 /// <summary>A connected AF_UNIX stream socket.</summary>
@@ -33,6 +36,8 @@ public sealed class SocketTransport(UnixSocket socket) : IVfioUserTransport
     public void Send(ReadOnlySpan<byte> data, ReadOnlySpan<FileDescriptorHandle> fds) => socket.Send(data, fds);
 
     public void Shutdown() => socket.Shutdown();
+
+    public bool WaitReadable(int timeoutMs) => socket.WaitReadable(timeoutMs);
 
     public void Dispose() => socket.Dispose();
 }

@@ -77,6 +77,23 @@ public sealed class VfioUserMessageReader : IDisposable
         return fds;
     }
 
+    /// <summary>
+    /// True when the next <see cref="Read"/> can answer from what is already buffered (a whole message, or a
+    /// header that decides the stream's fate), i.e. without waiting for the peer.
+    /// </summary>
+    public bool HasBufferedMessage
+    {
+        get
+        {
+            if (_skip > 0) return false;
+            int start = _start + _consumeOnNext;
+            int available = _end - start;
+            if (available < VfioUserHeader.Length) return false;
+            uint size = VfioUserHeader.Read(_buffer.AsSpan(start)).Size;
+            return size < VfioUserHeader.Length || size > (uint)_maxMessage || available >= size;
+        }
+    }
+
     /// <summary>Reads the next message, blocking as needed.</summary>
     public VfioUserReadStatus Read()
     {
