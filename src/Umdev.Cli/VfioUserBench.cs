@@ -48,28 +48,66 @@ public static class VfioUserBench
         }
     }
 
-    public static IReadOnlyList<BenchFigures> Run(int iterations, int cpu, TextWriter log)
+    /// <summary>
+    /// Per mode, the floor and the server are measured alternately in <paramref name="rounds"/> rounds (the
+    /// machine's load drifts; alternating exposes both paths to the same drift): median = median of the
+    /// rounds' batch-mean medians, p99 over every single op of all rounds.
+    /// </summary>
+    public static IReadOnlyList<BenchFigures> Run(int iterations, int cpu, TextWriter log, int rounds = 5)
     {
         var results = new List<BenchFigures>();
         int all = Environment.ProcessorCount;
+        int perRound = Math.Max(iterations / rounds, Batches * 10);
         foreach (bool pinned in new[] { true, false })
         {
             // Threads inherit the creator's affinity: set it before the server's and the peer's threads exist.
             CpuAffinity.SetCurrentThread(pinned ? [cpu] : Enumerable.Range(0, all).ToArray());
             string mode = pinned ? $"pinned(cpu{cpu})" : $"unpinned({all} cpus)";
-            log.WriteLine($"{mode}: floor...");
-            results.Add(Floor(mode, iterations));
-            log.WriteLine($"{mode}: vfio-user server...");
-            results.Add(Server(mode, iterations));
+            log.WriteLine($"{mode}: {rounds} rounds of {perRound} ops, floor and server alternately...");
+            using var floor = new EchoPeer();
+            using var served = new ServedMtty();
+            using var socket = UnixSocket.Connect(served.SocketPath);
+            Negotiate(socket);
+            var floorRounds = new List<Sample>();
+            var serverRounds = new List<Sample>();
+            for (int r = 0; r < rounds; r++)
+            {
+                floorRounds.Add(Measure(floor.Client, perRound));
+                serverRounds.Add(Measure(socket, perRound));
+            }
+            results.Add(Combine(mode, "floor (socketpair echo)", floorRounds));
+            results.Add(Combine(mode, "vfio-user REGION_READ", serverRounds));
         }
         CpuAffinity.SetCurrentThread(Enumerable.Range(0, all).ToArray());
         return results;
     }
 
-    private static BenchFigures Floor(string mode, int iterations)
+    private sealed record Sample(double MedianNs, double[] SingleNs, long Allocated, int Ops);
+
+    private static BenchFigures Combine(string mode, string path, List<Sample> rounds)
     {
-        var (client, peer) = UnixSocket.CreatePair();
-        var echo = new Thread(() =>
+        var medians = rounds.Select(r => r.MedianNs).Order().ToArray();
+        var single = rounds.SelectMany(r => r.SingleNs).Order().ToArray();
+        return new BenchFigures(mode, path, medians[medians.Length / 2], single[(int)Math.Ceiling(single.Length * 0.99) - 1],
+            (double)rounds.Sum(r => r.Allocated) / rounds.Sum(r => r.Ops));
+    }
+
+    /// <summary>The floor's peer: a thread answering every 32-byte message with 33 bytes, no protocol logic.</summary>
+    private sealed class EchoPeer : IDisposable
+    {
+        private readonly UnixSocket _peer;
+        private readonly Thread _thread;
+
+        public EchoPeer()
+        {
+            (Client, _peer) = UnixSocket.CreatePair();
+            _thread = new Thread(Echo) { IsBackground = true };
+            _thread.Start();
+        }
+
+        public UnixSocket Client { get; }
+
+        private void Echo()
         {
             var buffer = new byte[64 * 1024];
             var reply = new byte[ReplySize];
@@ -80,36 +118,24 @@ public static class VfioUserBench
                     int got = 0;
                     while (got < RequestSize)
                     {
-                        int n = peer.Receive(buffer.AsSpan(got), null, out _);
+                        int n = _peer.Receive(buffer.AsSpan(got), null, out _);
                         if (n == 0) return;
                         got += n;
                     }
                     buffer.AsSpan(0, 16).CopyTo(reply);
-                    peer.Send(reply);
+                    _peer.Send(reply);
                 }
             }
             catch (ErrnoException) { }
-        }) { IsBackground = true };
-        echo.Start();
-        try
-        {
-            return Measure(mode, "floor (socketpair echo)", client, iterations);
         }
-        finally
-        {
-            client.Shutdown();
-            echo.Join();
-            client.Dispose();
-            peer.Dispose();
-        }
-    }
 
-    private static BenchFigures Server(string mode, int iterations)
-    {
-        using var served = new ServedMtty();
-        using var socket = UnixSocket.Connect(served.SocketPath);
-        Negotiate(socket);
-        return Measure(mode, "vfio-user REGION_READ", socket, iterations);
+        public void Dispose()
+        {
+            Client.Shutdown();
+            _thread.Join();
+            Client.Dispose();
+            _peer.Dispose();
+        }
     }
 
     private static void Negotiate(UnixSocket socket)
@@ -137,7 +163,7 @@ public static class VfioUserBench
         }
     }
 
-    private static BenchFigures Measure(string mode, string path, UnixSocket socket, int iterations)
+    private static Sample Measure(UnixSocket socket, int iterations)
     {
         var request = new byte[RequestSize];
         BinaryPrimitives.WriteUInt16LittleEndian(request.AsSpan(2), 9);                 // REGION_READ
@@ -172,7 +198,6 @@ public static class VfioUserBench
         var single = new double[iterations];
         for (int i = 0; i < iterations; i++) single[i] = (t[i + 1] - t[i]) * nsPerTick;
         Array.Sort(means);
-        Array.Sort(single);
-        return new BenchFigures(mode, path, means[Batches / 2], single[(int)Math.Ceiling(iterations * 0.99) - 1], (double)allocated / iterations);
+        return new Sample(means[Batches / 2], single, allocated, iterations);
     }
 }

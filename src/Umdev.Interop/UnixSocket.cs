@@ -125,7 +125,7 @@ public sealed class UnixSocket : FileDescriptorHandle
         {
             DangerousAddRef(ref added);
             int controlLength = fds.Length > 0 ? Libc.CmsgSpace(4 * fds.Length) : 0;
-            byte* control = stackalloc byte[Libc.CmsgSpace(4 * MaxSendFds)];
+            byte* control = stackalloc byte[Math.Max(controlLength, 1)]; // sized to the need: no zeroing of unused space per send
             if (fds.Length > 0)
             {
                 new Span<byte>(control, controlLength).Clear();
