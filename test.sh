@@ -20,5 +20,5 @@ dotnet test Umdev.slnx -c Release --no-build --nologo "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 awk '/(Passed|Failed)! +-/ { for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1) } }
-     END { printf "%d passed, %d failed\n", p, f }' "$log" | tr -d ','
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
 exit "$rc"

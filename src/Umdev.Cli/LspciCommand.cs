@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.CommandLine;
 using Umdev.Core;
 using Umdev.Guest;
@@ -49,14 +50,21 @@ public static class LspciCommand
         }
     }
 
-    /// <summary>Reads config space and BAR sizes from any device and formats them.</summary>
+    /// <summary>Reads config space and BAR sizes from any device and formats them with the guest's lspci formatter.</summary>
     public static string Describe(IVfioClientDevice device, int hexBytes)
     {
         var configInfo = device.GetRegionInfo(VfioPci.ConfigRegionIndex);
         var config = new byte[256];
-        int n = device.ReadRegion(VfioPci.ConfigRegionIndex, 0, config.AsSpan(0, (int)Math.Min(configInfo.Size, 256)));
-        var sizes = new ulong[6];
-        for (uint i = 0; i <= VfioPci.Bar5RegionIndex; i++) sizes[i] = device.GetRegionInfo(i).Size;
-        return PciConfigFormatter.Format(config.AsSpan(0, Math.Max(n, 64)), barSizes: sizes, hexBytes: hexBytes);
+        device.ReadRegion(VfioPci.ConfigRegionIndex, 0, config.AsSpan(0, (int)Math.Min(configInfo.Size, 256)));
+        var bars = new List<PciBar>();
+        for (uint i = 0; i <= VfioPci.Bar5RegionIndex; i++)
+        {
+            ulong size = device.GetRegionInfo(i).Size;
+            if (size == 0 || size > uint.MaxValue) continue;
+            uint raw = BinaryPrimitives.ReadUInt32LittleEndian(config.AsSpan(0x10 + 4 * (int)i));
+            bool io = (raw & 1) != 0;
+            bars.Add(new PciBar((int)i, io, (uint)size, raw & (io ? ~3u : ~0xFu)));
+        }
+        return LspciFormatter.Format(config, bars, "00:00.0", hexBytes: hexBytes);
     }
 }

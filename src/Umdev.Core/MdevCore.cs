@@ -45,7 +45,6 @@ public sealed class MdevCore
     public MdevParent RegisterParent(MdevParentSpec spec, MdevDriver driver)
     {
         if (spec.Types.Count == 0) ThrowHelper.Throw(Errno.EINVAL, "a parent needs at least one type");
-        RegisterDriver(driver);
         var parent = new MdevParent(this, spec, driver);
         bool added = false;
         ImmutableInterlocked.Update(ref _parents, p =>
@@ -54,6 +53,7 @@ public sealed class MdevCore
             return added ? p.Add(parent) : p;
         });
         if (!added) ThrowHelper.Throw(Errno.EEXIST, $"parent {spec.Name} already registered");
+        RegisterDriver(driver);
         foreach (var o in _observers) o.OnParentRegistered(parent);
         return parent;
     }

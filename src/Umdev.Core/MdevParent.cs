@@ -21,6 +21,9 @@ public sealed class MdevParent
     public string Name => Spec.Name;
     public IReadOnlyList<MdevType> Types { get; }
 
+    /// <summary>True once unregistration has begun: creates then fail with ENODEV.</summary>
+    public bool IsUnregistering => Unregistering;
+
     public MdevType? FindType(string id) => Types.FirstOrDefault(t => t.Id == id);
 
     public override string ToString() => Name;

@@ -22,6 +22,10 @@ internal sealed partial class MttyDevice : IVfioDeviceOps
     // The sample caches the GET_INFO reply and uses its num_irqs for IRQ ioctls: 0 until GET_INFO.
     private uint _cachedNumIrqs;
 
+    // Set by removal. The kernel waits for users to close before removing; here a user still holding
+    // the device gets ENODEV, so nothing can re-attach an eventfd to a removed card.
+    private bool _removed;
+
     public MttyDevice(MdevDevice mdev, int numPorts)
     {
         Mdev = mdev;
@@ -43,8 +47,15 @@ internal sealed partial class MttyDevice : IVfioDeviceOps
         lock (_lock) _irqs.DisableAll();
     }
 
-    /// <summary>Releases everything the device holds (removal).</summary>
-    public void Destroy() => CloseDevice();
+    /// <summary>Releases everything the device holds (removal); later accesses fail with ENODEV.</summary>
+    public void Destroy()
+    {
+        lock (_lock)
+        {
+            _removed = true;
+            _irqs.DisableAll();
+        }
+    }
 
     public VfioDeviceInfo GetDeviceInfo(uint argsz)
     {
@@ -86,6 +97,7 @@ internal sealed partial class MttyDevice : IVfioDeviceOps
     {
         lock (_lock)
         {
+            ThrowIfRemoved();
             irqSet.ValidateAndPrepare(_cachedNumIrqs, VfioPci.NumIrqs);
             _irqs.SetIrqs(irqSet);
         }
@@ -96,6 +108,7 @@ internal sealed partial class MttyDevice : IVfioDeviceOps
         uint index = CheckAccess(offset, buffer.Length);
         lock (_lock)
         {
+            ThrowIfRemoved();
             foreach (var (at, pos, size) in new RegionAccessPieces(offset, buffer.Length))
             {
                 var piece = buffer.Slice(at, size);
@@ -120,6 +133,7 @@ internal sealed partial class MttyDevice : IVfioDeviceOps
         uint index = CheckAccess(offset, buffer.Length);
         lock (_lock)
         {
+            ThrowIfRemoved();
             foreach (var (at, pos, size) in new RegionAccessPieces(offset, buffer.Length))
             {
                 var piece = buffer.Slice(at, size);
@@ -162,6 +176,11 @@ internal sealed partial class MttyDevice : IVfioDeviceOps
             ThrowHelper.Throw(Errno.EINVAL, $"region {index} cannot be accessed");
         }
         return index;
+    }
+
+    private void ThrowIfRemoved()
+    {
+        if (_removed) ThrowHelper.Throw(Errno.ENODEV, $"{Mdev.Name} was removed");
     }
 
     /// <summary>Whether any port of the card shows an enabled interrupt condition (the INTx level).</summary>

@@ -59,9 +59,7 @@ public sealed class MttyDriver : MdevDriver
 
     public override void Remove(MdevDevice mdev)
     {
-        var vfio = VfioDevice.FromMdev(mdev);
-        if (vfio?.Ops is not MttyDevice device) return;
-        vfio.Migration?.Close();
+        if (VfioDevice.FromMdev(mdev)?.Ops is not MttyDevice device) return;
         VfioDevice.Unregister(mdev);
         device.Destroy();
         Interlocked.Add(ref _availablePorts, device.NumPorts);

@@ -34,6 +34,23 @@ public class FileDescriptorHandle : SafeHandleZeroOrMinusOneIsInvalid
         return *(long*)(st + Libc.StatSizeOffset);
     }
 
+    /// <summary>dup(2): a new descriptor for the same open file, owned by the returned handle.</summary>
+    public FileDescriptorHandle Duplicate()
+    {
+        bool added = false;
+        DangerousAddRef(ref added);
+        try
+        {
+            int fd = Libc.Dup(Fd);
+            if (fd < 0) ThrowHelper.ThrowLastError("dup");
+            return new FileDescriptorHandle(fd);
+        }
+        finally
+        {
+            if (added) DangerousRelease();
+        }
+    }
+
     protected override bool ReleaseHandle() => Libc.Close((int)handle) == 0;
 
     /// <summary>Waits until the descriptor is readable; false on timeout.</summary>

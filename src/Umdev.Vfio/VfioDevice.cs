@@ -44,7 +44,11 @@ public sealed class VfioDevice
     }
 
     /// <summary>Unregisters the device (from the driver's remove).</summary>
-    public static void Unregister(MdevDevice mdev) => mdev.DriverData = null;
+    public static void Unregister(MdevDevice mdev)
+    {
+        (mdev.DriverData as VfioDevice)?.Migration?.Shutdown();
+        mdev.DriverData = null;
+    }
 
     public static VfioDevice? FromMdev(MdevDevice mdev) => mdev.DriverData as VfioDevice;
 

@@ -8,7 +8,7 @@ namespace Umdev.Cli.Tests;
 
 public class LspciTests
 {
-    /// <summary>The config bytes and lspci output of QEMU's pci-serial, as the guest printed them in the QEMU trace.</summary>
+    /// <summary>The guest's formatter on the config bytes of QEMU's pci-serial, as the guest's lspci printed them in the QEMU trace.</summary>
     [Fact]
     public void FormatterMatchesLspciForTheTracedCard()
     {
@@ -17,7 +17,7 @@ public class LspciTests
             "61c00000000000000000000000000000" +
             "000000000000000000000000f41a0011" +
             "000000000000000000000000" + "0a010000");
-        string text = PciConfigFormatter.Format(config, "00:01.0", [8, 0, 0, 0, 0, 0]);
+        string text = LspciFormatter.Format(config, [new PciBar(0, true, 8, 0xc060)], "00:01.0");
         Assert.Equal(
             "00:01.0 Serial controller: Device 1b36:0002 (rev 01) (prog-if 02 [16550])\n" +
             "\tSubsystem: Device 1af4:1100\n" +
@@ -46,8 +46,8 @@ public class LspciTests
             Assert.Equal(0, LspciCommand.Run(mdev.Name, dir, false, output, error));
             string text = output.ToString();
             Assert.StartsWith("00:00.0 Serial controller: Device 4348:3253 (rev 10) (prog-if 02 [16550])\n", text);
-            Assert.Contains("\tRegion 0: I/O ports at <unassigned> [size=8]\n", text);
-            Assert.Contains("\tRegion 1: I/O ports at <unassigned> [size=8]\n", text);
+            Assert.Contains("\tRegion 0: I/O ports at 0 [size=8]\n", text);
+            Assert.Contains("\tRegion 1: I/O ports at 0 [size=8]\n", text);
             Assert.Contains("\n00: 48 43 53 32 ", text);
             Assert.Equal(5, text.Split('\n').Count(l => l.Length > 0 && !l.StartsWith('\t'))); // header line + 4 hex rows
             Assert.Equal(1, LspciCommand.Run(Guid.NewGuid().ToString(), dir, false, new StringWriter(), error));

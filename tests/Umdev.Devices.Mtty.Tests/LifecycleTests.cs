@@ -69,6 +69,12 @@ public class LifecycleTests
         f.Core.Remove(f.Mdev);
         Assert.NotEqual(id, EventFdProbe.Identity(id.Fd));
         Errnos.Expect(Errno.ENODEV, () => VfioDevice.Open(f.Core, f.Mdev.Name));
+        // A user still holding the removed device can no longer reach it.
+        var late = f.NewEventFd();
+        Errnos.Expect(Errno.ENODEV, () => f.SetTrigger(VfioPci.IntxIrqIndex, late));
+        Errnos.Expect(Errno.ENODEV, () => f.ReadReg(0, 5));
+        Errnos.Expect(Errno.ENODEV, () => f.WriteReg(0, 0, 0x41));
+        Errnos.Expect(Errno.ENODEV, () => f.ReadConfig(0, 4));
         f.Dispose();
     }
 }

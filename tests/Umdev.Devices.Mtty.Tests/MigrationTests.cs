@@ -446,6 +446,7 @@ public class MigrationTests
         using var file = f.File.SetDeviceState(S.StopCopy)!;
         f.Core.Remove(f.Mdev);
         Errnos.Expect(Errno.ENODEV, () => file.Read(new byte[4]));
+        Errnos.Expect(Errno.ENODEV, () => f.File.SetDeviceState(S.Stop));
         f.Dispose();
     }
 

@@ -18,6 +18,7 @@ public sealed class VfioMigration
     private S _state = S.Running;
     private VfioMigrationSaveStream? _saving;
     private VfioMigrationResumeStream? _resuming;
+    private bool _unregistered;
 
     internal VfioMigration(IVfioMigrationDriver driver)
     {
@@ -43,6 +44,7 @@ public sealed class VfioMigration
     {
         lock (_stateLock)
         {
+            if (_unregistered) ThrowHelper.Throw(Errno.ENODEV, "device unregistered");
             VfioMigrationStream? opened = null;
             while (_state != target)
             {
@@ -104,6 +106,16 @@ public sealed class VfioMigration
         lock (_stateLock)
         {
             _state = S.Running;
+            DisableStreams();
+        }
+    }
+
+    /// <summary>The device is unregistered: sessions end and no new transition starts (ENODEV).</summary>
+    internal void Shutdown()
+    {
+        lock (_stateLock)
+        {
+            _unregistered = true;
             DisableStreams();
         }
     }
