@@ -20,8 +20,7 @@ public static class BenchSysfsCommand
         var counts = new Option<int[]>("--devices") { Description = "Device counts for the ls and memory figures", DefaultValueFactory = _ => [1000, 10000], AllowMultipleArgumentsPerToken = true };
         var sysfs = new Command("sysfs", "Benchmark the sysfs tree over FUSE (needs root and /dev/fuse)") { seconds, counts };
         sysfs.SetAction(r => Run(r.GetValue(seconds), r.GetValue(counts)!, Console.Out));
-        var bench = new Command("bench", "Benchmarks") { sysfs };
-        return bench;
+        return sysfs;
     }
 
     public static int Run(double seconds, int[] deviceCounts, TextWriter output)

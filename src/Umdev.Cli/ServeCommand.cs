@@ -5,12 +5,14 @@ using Umdev.Core;
 using Umdev.Devices.Mtty;
 using Umdev.Interop;
 using Umdev.Sysfs;
+using Umdev.VfioUser;
 
 namespace Umdev.Cli;
 
 /// <summary>
-/// <c>umdev serve</c>: the foreground daemon. Registers the mtty parent, mounts the sysfs tree, prints
-/// <c>ready &lt;dir&gt;</c> once the mount answers, and unmounts on SIGTERM/SIGINT.
+/// <c>umdev serve</c>: the foreground daemon. Registers the mtty parent, mounts the sysfs tree, serves
+/// every device on its own vfio-user socket, prints <c>ready &lt;dir&gt;</c> once the mount answers, and
+/// unmounts on SIGTERM/SIGINT.
 /// </summary>
 public static class ServeCommand
 {
@@ -22,8 +24,13 @@ public static class ServeCommand
         var sysfs = new Option<string?>("--sysfs") { Description = $"Directory to mount the sysfs tree on (the tree's /sys); default {DefaultSysfs}, created if missing" };
         var sockets = new Option<string>("--sockets") { Description = "Directory for the devices' vfio-user sockets", DefaultValueFactory = _ => DefaultSockets };
         var ports = new Option<int>("--mtty-ports") { Description = "Size of the mtty port pool", DefaultValueFactory = _ => 24 };
-        var command = new Command("serve", "Run the umdev daemon in the foreground: mtty parent, sysfs tree over FUSE") { sysfs, sockets, ports };
-        command.SetAction(r => Run(r.GetValue(sysfs), r.GetValue(sockets)!, r.GetValue(ports), Console.Out, Console.Error));
+        var removeTimeout = new Option<double>("--remove-timeout") { Description = "Seconds a remove waits for a connected vfio-user client to leave before failing with EBUSY", DefaultValueFactory = _ => 10 };
+        var command = new Command("serve", "Run the umdev daemon in the foreground: mtty parent, sysfs tree over FUSE, a vfio-user socket per device")
+        {
+            sysfs, sockets, ports, removeTimeout,
+        };
+        command.SetAction(r => Run(r.GetValue(sysfs), r.GetValue(sockets)!, r.GetValue(ports), Console.Out, Console.Error,
+            TimeSpan.FromSeconds(r.GetValue(removeTimeout))));
         return command;
     }
 
@@ -35,13 +42,18 @@ public static class ServeCommand
         b.SetMinimumLevel(LogLevel.Information);
     });
 
-    public static int Run(string? sysfsDir, string socketsDir, int mttyPorts, TextWriter stdout, TextWriter stderr)
+    public static int Run(string? sysfsDir, string socketsDir, int mttyPorts, TextWriter stdout, TextWriter stderr, TimeSpan? removeTimeout = null)
     {
         using var loggers = CreateLoggerFactory();
         var logger = loggers.CreateLogger("umdev");
         if (mttyPorts < 0)
         {
             stderr.WriteLine("umdev serve: --mtty-ports must not be negative");
+            return 2;
+        }
+        if (removeTimeout is { } t && (t < TimeSpan.Zero || t > TimeSpan.FromDays(1)))
+        {
+            stderr.WriteLine("umdev serve: --remove-timeout must be between 0 and 86400 seconds");
             return 2;
         }
         using var stop = new ManualResetEventSlim();
@@ -58,14 +70,16 @@ public static class ServeCommand
         core.AddObserver(new DeviceLog(loggers.CreateLogger("umdev.mdev")));
         MdevParent? mtty = null;
         SysfsMount? mount = null;
+        VfioUserService? vfioUser = null;
         try
         {
             string dir = sysfsDir ?? DefaultSysfs;
             if (sysfsDir is null) Directory.CreateDirectory(dir);
-            Directory.CreateDirectory(socketsDir); // the vfio-user service puts the device sockets there
             // Mount first: a start-up failure then prints its one message and nothing else. The tree is
             // computed, so the parent appears in it as it registers.
             mount = SysfsMount.Start(core, dir, loggers.CreateLogger("umdev.sysfs"));
+            vfioUser = new VfioUserService(core, socketsDir, loggers,
+                new VfioUserServiceOptions { RemoveTimeout = removeTimeout ?? new VfioUserServiceOptions().RemoveTimeout });
             mtty = Mtty.Register(core, new MttyOptions(mttyPorts));
             stdout.WriteLine($"ready {mount.MountPoint}");
             stdout.Flush();
@@ -91,6 +105,7 @@ public static class ServeCommand
         {
             mount?.Dispose();
             if (mtty is not null) Mtty.Unregister(core, mtty);
+            vfioUser?.Dispose();
         }
     }
 }

@@ -27,6 +27,7 @@ public sealed class EventFd : FileDescriptorHandle
     {
         int fd = received.Fd;
         string target;
+        // LinkTarget is the raw readlink text; ResolveLinkTarget would prefix the link's directory.
         try { target = new FileInfo($"/proc/self/fd/{fd}").LinkTarget ?? ""; }
         catch (IOException) { target = ""; }
         if (target != "anon_inode:[eventfd]")

@@ -13,6 +13,27 @@ public class FileDescriptorHandle : SafeHandleZeroOrMinusOneIsInvalid
     /// <summary>The raw descriptor number (valid only while the handle is alive).</summary>
     public int Fd => (int)handle;
 
+    /// <summary>
+    /// fstat(2): the size of the regular file (memfd, shm, file) behind the descriptor; EINVAL for anything
+    /// else (socket, pipe, eventfd), which cannot back a mapping.
+    /// </summary>
+    public unsafe long GetRegularFileSize()
+    {
+        byte* st = stackalloc byte[Libc.StatSize];
+        bool added = false;
+        DangerousAddRef(ref added);
+        try
+        {
+            if (Libc.Fstat(Fd, st) != 0) ThrowHelper.ThrowLastError("fstat");
+        }
+        finally
+        {
+            if (added) DangerousRelease();
+        }
+        if ((*(uint*)(st + Libc.StatModeOffset) & Libc.S_IFMT) != Libc.S_IFREG) ThrowHelper.Throw(Errno.EINVAL, "not a regular file");
+        return *(long*)(st + Libc.StatSizeOffset);
+    }
+
     /// <summary>dup(2): a new descriptor for the same open file, owned by the returned handle.</summary>
     public FileDescriptorHandle Duplicate()
     {

@@ -74,6 +74,42 @@ public sealed class VfioDevice
         return new VfioDeviceFile(this);
     }
 
+    private VfioDmaTable? _dma;
+
+    /// <summary>The DMA mappings of the client currently attached (a vfio-user connection), if any.</summary>
+    public VfioDmaTable? Dma => Volatile.Read(ref _dma);
+
+    /// <summary>
+    /// Gives the device a fresh DMA table for a new client (the driver's <see cref="IVfioDmaUnmapListener"/>,
+    /// if its ops implement it, hears about unmaps). EBUSY if another client's table is attached.
+    /// </summary>
+    public VfioDmaTable AttachDma(int maxMappings = 65535)
+    {
+        var table = new VfioDmaTable(Ops as IVfioDmaUnmapListener, maxMappings);
+        if (Interlocked.CompareExchange(ref _dma, table, null) is not null)
+            ThrowHelper.Throw(Errno.EBUSY, "a DMA table is already attached");
+        return table;
+    }
+
+    /// <summary>Drops every mapping of <paramref name="table"/> (driver told first) and detaches it.</summary>
+    public void DetachDma(VfioDmaTable table)
+    {
+        Interlocked.CompareExchange(ref _dma, null, table);
+        table.UnmapAll();
+    }
+
+    private VfioDmaTable RequireDma() =>
+        Dma ?? ThrowHelper.Throw<VfioDmaTable>(Errno.EINVAL, "no client DMA mappings (device not attached)");
+
+    /// <summary><c>vfio_pin_pages</c>: see <see cref="VfioDmaTable.Pin"/>.</summary>
+    public VfioDmaPin PinPages(ulong iova, int length, VfioDmaDirection direction) => RequireDma().Pin(iova, length, direction);
+
+    /// <summary><c>vfio_dma_rw</c> with write = false.</summary>
+    public void DmaRead(ulong iova, Span<byte> destination) => RequireDma().Read(iova, destination);
+
+    /// <summary><c>vfio_dma_rw</c> with write = true.</summary>
+    public void DmaWrite(ulong iova, ReadOnlySpan<byte> source) => RequireDma().Write(iova, source);
+
     internal void Release()
     {
         lock (_openLock)

@@ -1,0 +1,70 @@
+using System.Buffers.Binary;
+using System.CommandLine;
+using Umdev.Core;
+using Umdev.Guest;
+using Umdev.Interop;
+using Umdev.Vfio;
+using Umdev.VfioUser;
+using Umdev.VfioUser.Client;
+
+namespace Umdev.Cli;
+
+/// <summary><c>umdev lspci &lt;uuid&gt;</c>: an <c>lspci -vv -xx</c>-style view of a served device, read through its vfio-user socket.</summary>
+public static class LspciCommand
+{
+    public static Command Create()
+    {
+        var uuid = new Argument<string>("uuid") { Description = "The mdev UUID" };
+        var sockets = new Option<string>("--sockets")
+        {
+            Description = "Directory of the vfio-user sockets",
+            DefaultValueFactory = _ => VfioUserServiceOptions.DefaultSocketDirectory,
+        };
+        var full = new Option<bool>("--xxx") { Description = "Dump all 256 bytes of config space (lspci -xxx)" };
+        var command = new Command("lspci", "Show a served device's PCI config space as lspci -xxvv does, through its vfio-user socket");
+        command.Arguments.Add(uuid);
+        command.Options.Add(sockets);
+        command.Options.Add(full);
+        command.SetAction(r => Run(r.GetValue(uuid)!, r.GetValue(sockets)!, r.GetValue(full), Console.Out, Console.Error));
+        return command;
+    }
+
+    public static int Run(string uuidText, string socketDirectory, bool full, TextWriter output, TextWriter error)
+    {
+        if (!MdevUuid.TryParse(uuidText, out var uuid))
+        {
+            error.WriteLine($"umdev lspci: '{uuidText}' is not a UUID");
+            return 2;
+        }
+        string path = VfioUserService.SocketPathFor(socketDirectory, uuid);
+        try
+        {
+            using var client = VfioUserClient.Connect(path);
+            output.Write(Describe(client, full ? 256 : 64));
+            return 0;
+        }
+        catch (ErrnoException e)
+        {
+            error.WriteLine($"umdev lspci: {path}: {e.Message}");
+            return 1;
+        }
+    }
+
+    /// <summary>Reads config space and BAR sizes from any device and formats them with the guest's lspci formatter.</summary>
+    public static string Describe(IVfioClientDevice device, int hexBytes)
+    {
+        var configInfo = device.GetRegionInfo(VfioPci.ConfigRegionIndex);
+        var config = new byte[256];
+        device.ReadRegion(VfioPci.ConfigRegionIndex, 0, config.AsSpan(0, (int)Math.Min(configInfo.Size, 256)));
+        var bars = new List<PciBar>();
+        for (uint i = 0; i <= VfioPci.Bar5RegionIndex; i++)
+        {
+            ulong size = device.GetRegionInfo(i).Size;
+            if (size == 0 || size > uint.MaxValue) continue;
+            uint raw = BinaryPrimitives.ReadUInt32LittleEndian(config.AsSpan(0x10 + 4 * (int)i));
+            bool io = (raw & 1) != 0;
+            bars.Add(new PciBar((int)i, io, (uint)size, raw & (io ? ~3u : ~0xFu)));
+        }
+        return LspciFormatter.Format(config, bars, "00:00.0", hexBytes: hexBytes);
+    }
+}

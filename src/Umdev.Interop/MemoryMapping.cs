@@ -1,0 +1,74 @@
+using System.Runtime.InteropServices;
+using Umdev.Interop.Native;
+
+namespace Umdev.Interop;
+
+/// <summary>A shared mmap(2) of a file descriptor; disposing unmaps it.</summary>
+public sealed unsafe class MemoryMapping : SafeHandle
+{
+    private MemoryMapping(nint address, ulong length, bool writable) : base(0, true)
+    {
+        SetHandle(address);
+        Length = length;
+        Writable = writable;
+    }
+
+    public ulong Length { get; }
+    public bool Writable { get; }
+    public override bool IsInvalid => handle == 0;
+
+    /// <summary>The mapped bytes (valid only while the mapping is alive).</summary>
+    public byte* Pointer => (byte*)handle;
+
+    /// <summary>Maps <paramref name="length"/> bytes of <paramref name="fd"/> at <paramref name="offset"/>, shared.</summary>
+    public static MemoryMapping Map(FileDescriptorHandle fd, ulong offset, ulong length, bool writable)
+    {
+        if (length == 0 || offset > long.MaxValue || length > long.MaxValue - offset)
+            ThrowHelper.Throw(Errno.EINVAL, "bad mapping range");
+        bool added = false;
+        fd.DangerousAddRef(ref added);
+        try
+        {
+            int prot = Libc.PROT_READ | (writable ? Libc.PROT_WRITE : 0);
+            void* p = Libc.Mmap(null, (nuint)length, prot, Libc.MAP_SHARED, fd.Fd, (long)offset);
+            if (p == (void*)-1) ThrowHelper.ThrowLastError("mmap");
+            return new MemoryMapping((nint)p, length, writable);
+        }
+        finally
+        {
+            if (added) fd.DangerousRelease();
+        }
+    }
+
+    protected override bool ReleaseHandle() => Libc.Munmap((void*)handle, (nuint)Length) == 0;
+}
+
+/// <summary>memfd_create(2): anonymous shared memory that can be passed to another process.</summary>
+public static class MemFd
+{
+    public static FileDescriptorHandle Create(string name, ulong size)
+    {
+        int fd = Libc.MemfdCreate(name, Libc.MFD_CLOEXEC);
+        if (fd < 0) ThrowHelper.ThrowLastError("memfd_create");
+        var handle = new FileDescriptorHandle(fd);
+        if (Libc.Ftruncate(fd, (long)size) != 0)
+        {
+            var e = ErrnoException.FromLastPInvokeError("ftruncate");
+            handle.Dispose();
+            throw e;
+        }
+        return handle;
+    }
+}
+
+/// <summary>CPU affinity of the calling thread (threads it creates later inherit it).</summary>
+public static class CpuAffinity
+{
+    public static unsafe void SetCurrentThread(IReadOnlyCollection<int> cpus)
+    {
+        ulong* mask = stackalloc ulong[16];
+        new Span<ulong>(mask, 16).Clear();
+        foreach (int cpu in cpus) mask[cpu / 64] |= 1UL << (cpu % 64);
+        if (Libc.SchedSetAffinity(0, 16 * 8, mask) != 0) ThrowHelper.ThrowLastError("sched_setaffinity");
+    }
+}

@@ -1,0 +1,119 @@
+using Microsoft.Extensions.Logging;
+using Umdev.Interop;
+using Umdev.Vfio;
+using Umdev.VfioUser.Transport;
+
+namespace Umdev.VfioUser.Server;
+
+/// <summary>
+/// A device's listening socket: accepts one client at a time, serving it on its own thread. A second
+/// connection while one is served is accepted and closed at once, leaving the first undisturbed.
+/// </summary>
+public sealed partial class VfioUserEndpoint : IDisposable
+{
+    private readonly VfioDevice _device;
+    private readonly VfioUserServerOptions _options;
+    private readonly ILogger _logger;
+    private readonly UnixSocket _listener;
+    private readonly Thread _acceptThread;
+    private readonly Lock _lock = new();
+    private VfioUserSession? _session;
+    private ManualResetEventSlim _sessionDone = new(true);
+    private bool _disposed;
+
+    public VfioUserEndpoint(VfioDevice device, string socketPath, VfioUserServerOptions options, ILogger logger)
+    {
+        _device = device;
+        _options = options;
+        _logger = logger;
+        SocketPath = socketPath;
+        if (File.Exists(socketPath) || Directory.Exists(socketPath)) File.Delete(socketPath); // stale socket of an earlier run
+        _listener = UnixSocket.Listen(socketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        _acceptThread = new Thread(AcceptLoop) { IsBackground = true, Name = $"vfio-user accept {device.Mdev.Name}" };
+        _acceptThread.Start();
+    }
+
+    public string SocketPath { get; }
+
+    /// <summary>True while a client is connected.</summary>
+    public bool HasClient
+    {
+        get { lock (_lock) return _session is not null; }
+    }
+
+    private void AcceptLoop()
+    {
+        while (_listener.Accept() is { } socket)
+        {
+            VfioUserSession? session = null;
+            lock (_lock)
+            {
+                if (_session is null && !_disposed)
+                {
+                    session = new VfioUserSession(_device, new SocketTransport(socket), _options, _logger);
+                    _session = session;
+                    _sessionDone = new ManualResetEventSlim(false);
+                }
+            }
+            if (session is null)
+            {
+                LogRefused(_device.Mdev.Name);
+                socket.Dispose();
+                continue;
+            }
+            var done = _sessionDone;
+            new Thread(() => Serve(session, done)) { IsBackground = true, Name = $"vfio-user {_device.Mdev.Name}" }.Start();
+        }
+    }
+
+    private void Serve(VfioUserSession session, ManualResetEventSlim done)
+    {
+        try
+        {
+            session.Run();
+        }
+        finally
+        {
+            lock (_lock) _session = null;
+            done.Set();
+        }
+    }
+
+    /// <summary>
+    /// Asks the connected client to let go of the device: its REQ eventfd is signalled if it armed one and
+    /// the client gets <paramref name="timeout"/> to leave; with <paramref name="force"/> the connection is
+    /// closed instead. True when no client remains.
+    /// </summary>
+    public bool ReleaseClient(TimeSpan timeout, bool force)
+    {
+        VfioUserSession? session;
+        ManualResetEventSlim done;
+        lock (_lock)
+        {
+            session = _session;
+            done = _sessionDone;
+        }
+        if (session is null) return true;
+        if (force) session.Close();
+        else session.SignalRequest();
+        return done.Wait(force ? Timeout.InfiniteTimeSpan : timeout);
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            if (_disposed) return;
+            _disposed = true;
+        }
+        _listener.Shutdown();
+        _acceptThread.Join();
+        _listener.Dispose();
+        ReleaseClient(TimeSpan.Zero, force: true);
+        try { File.Delete(SocketPath); }
+        catch (IOException) { }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "vfio-user {Device}: second client refused (one client per device)")]
+    private partial void LogRefused(string device);
+}

@@ -1,0 +1,111 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Umdev.Core;
+using Umdev.Interop;
+using Umdev.Vfio;
+using Umdev.VfioUser.Server;
+
+namespace Umdev.VfioUser;
+
+/// <summary>Settings of <see cref="VfioUserService"/>.</summary>
+public sealed record VfioUserServiceOptions
+{
+    public const string DefaultSocketDirectory = "/run/umdev/vfio-user";
+
+    /// <summary>How long a user <c>remove</c> waits for a connected client to leave before failing with EBUSY.</summary>
+    public TimeSpan RemoveTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    public VfioUserServerOptions Server { get; init; } = new();
+}
+
+/// <summary>
+/// Serves every VFIO device of an <see cref="MdevCore"/> over vfio-user: one listening socket
+/// <c>&lt;dir&gt;/&lt;uuid&gt;.sock</c> (mode 0600) per device, created when the device appears and removed
+/// with it, and shown in the device's sysfs directory as <c>vfio-user/socket</c>. The constructor registers
+/// with the core and serves the devices that already exist; dispose to stop.
+/// </summary>
+public sealed partial class VfioUserService : IMdevObserver, IDisposable
+{
+    public const string AttributeGroupName = "vfio-user";
+    public const string SocketAttributeName = "socket";
+
+    private readonly MdevCore _core;
+    private readonly VfioUserServiceOptions _options;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<Guid, (VfioUserEndpoint Endpoint, MdevAttributeGroup Group)> _endpoints = new();
+    private bool _disposed;
+
+    public VfioUserService(MdevCore core, string socketDirectory, ILoggerFactory loggerFactory, VfioUserServiceOptions? options = null)
+    {
+        _core = core;
+        SocketDirectory = Path.GetFullPath(socketDirectory);
+        _options = options ?? new VfioUserServiceOptions();
+        _logger = loggerFactory.CreateLogger<VfioUserService>();
+#pragma warning disable CA1416 // umdev runs on Linux only
+        if (!Directory.Exists(SocketDirectory))
+            Directory.CreateDirectory(SocketDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+#pragma warning restore CA1416
+        core.AddObserver(this);
+        foreach (var mdev in core.Devices) OnDeviceAdded(mdev);
+    }
+
+    public string SocketDirectory { get; }
+
+    /// <summary>The socket path of a device: <c>&lt;dir&gt;/&lt;uuid&gt;.sock</c>.</summary>
+    public static string SocketPathFor(string socketDirectory, Guid uuid) =>
+        Path.Combine(socketDirectory, MdevUuid.ToName(uuid) + ".sock");
+
+    /// <summary>The endpoint serving a device, if any (tests and diagnostics).</summary>
+    public VfioUserEndpoint? FindEndpoint(Guid uuid) => _endpoints.TryGetValue(uuid, out var e) ? e.Endpoint : null;
+
+    public void OnDeviceAdded(MdevDevice mdev)
+    {
+        if (_disposed || VfioDevice.FromMdev(mdev) is not { } device || _endpoints.ContainsKey(mdev.Uuid)) return;
+        string path = SocketPathFor(SocketDirectory, mdev.Uuid);
+        var endpoint = new VfioUserEndpoint(device, path, _options.Server, _logger);
+        var group = new MdevAttributeGroup(AttributeGroupName, [MdevAttribute.Text(SocketAttributeName, () => path + "\n")]);
+        if (!_endpoints.TryAdd(mdev.Uuid, (endpoint, group)))
+        {
+            endpoint.Dispose();
+            return;
+        }
+        mdev.AddAttributeGroup(group);
+        LogServing(mdev.Name, path);
+    }
+
+    /// <summary>
+    /// A user removal while a client is connected: the client's REQ eventfd is signalled (if armed) and the
+    /// client gets <see cref="VfioUserServiceOptions.RemoveTimeout"/> to leave, else EBUSY and nothing changes.
+    /// A parent going away cannot wait: the client is disconnected.
+    /// </summary>
+    public void OnDeviceRemoving(MdevDevice mdev, MdevRemoveReason reason)
+    {
+        if (!_endpoints.TryGetValue(mdev.Uuid, out var e)) return;
+        bool force = reason != MdevRemoveReason.UserRequest;
+        if (!e.Endpoint.ReleaseClient(_options.RemoveTimeout, force))
+            ThrowHelper.Throw(Errno.EBUSY, $"{mdev.Name} is in use by a vfio-user client");
+    }
+
+    public void OnDeviceRemoved(MdevDevice mdev)
+    {
+        if (!_endpoints.TryRemove(mdev.Uuid, out var e)) return;
+        mdev.RemoveAttributeGroup(e.Group);
+        e.Endpoint.Dispose();
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _core.RemoveObserver(this);
+        foreach (var uuid in _endpoints.Keys.ToArray())
+        {
+            if (!_endpoints.TryRemove(uuid, out var e)) continue;
+            _core.FindDevice(uuid)?.RemoveAttributeGroup(e.Group);
+            e.Endpoint.Dispose();
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "vfio-user: serving {Device} at {Path}")]
+    private partial void LogServing(string device, string path);
+}
