@@ -2,21 +2,25 @@ using System.CommandLine;
 using System.Text;
 using Umdev.Core;
 using Umdev.Devices.Mtty;
+using Umdev.Vfio;
 using Umdev.Guest;
 using Umdev.Interop;
-using Umdev.Vfio;
+using Microsoft.Extensions.Logging.Abstractions;
+using Umdev.VfioUser;
+using Umdev.VfioUser.Client;
 
 namespace Umdev.Cli;
 
 /// <summary>
 /// <c>umdev demo</c>: the kernel documentation's mtty walkthrough (samples/vfio-mdev/README.rst) end to
 /// end — types, create, IOMMU group, the guest's lspci and 8250 probe, a loopback through every port,
-/// remove — with a check at each step. Exits 1 if any check fails, so it doubles as a smoke test.
+/// remove — with a check at each step. Management goes through the sysfs tree mounted over FUSE (or
+/// the core in process where FUSE is missing); the guest reaches the device over its vfio-user socket. Exits 1 if any check fails, so it doubles as a smoke test.
 /// </summary>
 public static partial class DemoCommand
 {
     public const string DemoUuid = "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001";
-    private const string ParentPath = "/sys/devices/virtual/mtty/mtty";
+    private const string SysPath = "/sys/" + DemoSysfs.ParentPath;
 
     /// <summary>The first four hex lines of the guest's <c>lspci -xxvv</c> in the kernel documentation.</summary>
     public static readonly string[] DocumentedConfigDump =
@@ -51,38 +55,61 @@ public static partial class DemoCommand
     private static void Walkthrough(DemoReport report)
     {
         var core = new MdevCore();
-        var parent = Mtty.Register(core);
+        Mtty.Register(core);
+        string socketDir = Directory.CreateTempSubdirectory("umdev-demo-sock-").FullName;
+        using var vfioUser = new VfioUserService(core, socketDir, NullLoggerFactory.Instance);
+        using var sysfs = DemoSysfs.Open(core, report);
         report.Line("umdev demo — the mtty sample of the kernel documentation, in user space");
+        report.Line($"management through {sysfs.Describe}; devices served over vfio-user in {socketDir}");
         report.Line();
 
-        report.Shell($"ls {ParentPath}/mdev_supported_types");
-        PrintTypes(report, parent);
-        var mtty1 = parent.FindType("mtty-1")!;
-        var mtty2 = parent.FindType("mtty-2")!;
-        report.Equal(24, mtty1.AvailableInstances, "mtty-1 offers 24 instances");
-        report.Equal(12, mtty2.AvailableInstances, "mtty-2 offers 12 instances");
+        report.Shell($"ls {SysPath}/mdev_supported_types");
+        foreach (var type in new[] { "mtty-1", "mtty-2" })
+        {
+            report.Line($"{type}/");
+            foreach (var attribute in new[] { "name", "device_api", "available_instances" })
+                report.Line($"  {attribute + ":",-21}{sysfs.TypeAttribute(type, attribute)}");
+        }
+        report.Equal("24", sysfs.TypeAttribute("mtty-1", "available_instances"), "mtty-1 offers 24 instances");
+        report.Equal("12", sysfs.TypeAttribute("mtty-2", "available_instances"), "mtty-2 offers 12 instances");
+        report.Equal("Dual port serial", sysfs.TypeAttribute("mtty-2", "name"), "mtty-2 is the dual port serial type");
 
         report.Line();
-        report.Shell($"echo \"{DemoUuid}\" > {ParentPath}/mdev_supported_types/mtty-2/create");
-        var mdev = core.Create(mtty2, Encoding.ASCII.GetBytes(DemoUuid + "\n"));
-        report.Equal(DemoUuid, mdev.Name, "device created under its lowercase UUID");
-        report.Equal(11, mtty2.AvailableInstances, "mtty-2 available_instances drops to 11");
+        report.Shell($"echo \"{DemoUuid}\" > {SysPath}/mdev_supported_types/mtty-2/create");
+        sysfs.Create("mtty-2", DemoUuid + "\n");
+        report.Check(sysfs.DeviceExists(DemoUuid), "device created under its lowercase UUID");
+        report.Equal("11", sysfs.TypeAttribute("mtty-2", "available_instances"), "mtty-2 available_instances drops to 11");
+        if (sysfs.IsMounted)
+        {
+            report.Shell($"tree {SysPath}/{DemoUuid}");
+            sysfs.PrintDevice(DemoUuid, report.Output);
+        }
         report.Shell($"readlink /sys/bus/mdev/devices/{DemoUuid}/iommu_group");
-        report.Line($"../../../../../kernel/iommu_groups/{mdev.IommuGroup}");
-        report.Check(mdev.IommuGroup >= 0, $"device has its own IOMMU group ({mdev.IommuGroup})");
+        string group = sysfs.IommuGroupLink(DemoUuid);
+        report.Line(group);
+        report.Check(group.StartsWith("../../../../../kernel/iommu_groups/"), "device has its own IOMMU group");
 
         report.Line();
-        report.Line($"-- a guest boots with the device (the VFIO device file of {DemoUuid}) --");
-        using (var device = VfioDevice.Open(core, DemoUuid))
+        report.Shell($"cat /sys/bus/mdev/devices/{DemoUuid}/vfio-user/socket");
+        string? socket = sysfs.SocketPath(DemoUuid);
+        report.Line(socket ?? "(none)");
+        report.Check(socket is not null && File.Exists(socket), "device served on its own vfio-user socket");
+        if (socket is null) return;
+        report.Line($"-- a guest boots with the device: qemu-system-x86_64 … -device '{{\"driver\":\"vfio-user-pci\",\"socket\":{{\"path\":\"{socket}\",\"type\":\"unix\"}}}}' --");
+        report.Line("   (here the guest is umdev's C# firmware + 8250 driver, speaking vfio-user through that socket)");
+        using (var device = VfioUserClient.Connect(socket))
             GuestSession(report, device);
 
         report.Line();
         report.Shell($"echo 1 > /sys/bus/mdev/devices/{DemoUuid}/remove");
-        core.RemoveWrite(mdev, "1\n"u8);
-        report.Check(core.FindDevice(DemoUuid) is null, "device removed");
-        report.Shell($"cat {ParentPath}/mdev_supported_types/mtty-2/available_instances");
-        report.Line(mtty2.AvailableInstances.ToString());
-        report.Equal(12, mtty2.AvailableInstances, "mtty-2 available_instances restored to 12");
+        sysfs.Remove(DemoUuid, "1\n");
+        report.Check(!sysfs.DeviceExists(DemoUuid), "device removed");
+        report.Check(!File.Exists(socket), "its socket is gone with it");
+        report.Shell($"cat {SysPath}/mdev_supported_types/mtty-2/available_instances");
+        string restored = sysfs.TypeAttribute("mtty-2", "available_instances");
+        report.Line(restored);
+        report.Equal("12", restored, "mtty-2 available_instances restored to 12");
+        Directory.Delete(socketDir);
     }
 
     private static void GuestSession(DemoReport report, IVfioClientDevice device)
@@ -116,15 +143,4 @@ public static partial class DemoCommand
 
     [System.Text.RegularExpressions.GeneratedRegex("^[0-9a-f]{2}:( [0-9a-f]{2})+$")]
     private static partial System.Text.RegularExpressions.Regex HexDumpLine();
-
-    private static void PrintTypes(DemoReport report, MdevParent parent)
-    {
-        foreach (var type in parent.Types)
-        {
-            report.Line($"{type.Id}/");
-            report.Line($"  name:                {type.Name}");
-            report.Line($"  device_api:          {type.DeviceApi}");
-            report.Line($"  available_instances: {type.AvailableInstances}");
-        }
-    }
 }

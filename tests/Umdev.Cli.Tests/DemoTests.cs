@@ -20,5 +20,10 @@ public class DemoTests
         Assert.Contains("Region 0: I/O ports at c150 [size=8]", text);
         Assert.Contains("Region 1: I/O ports at c158 [size=8]", text);
         Assert.Contains("Interrupt: pin A routed to IRQ 10", text);
+        // The mounted view: created through the FUSE tree, shown as tree shows it, served on a socket.
+        Assert.Contains("management through the sysfs tree mounted over FUSE", text);
+        Assert.Contains("├── iommu_group -> ../../../../../kernel/iommu_groups/0", text);
+        Assert.Contains("sample_mdev_dev  \"This is MDEV 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001\"", text);
+        Assert.Contains("[ok] device served on its own vfio-user socket", text);
     }
 }
