@@ -125,13 +125,13 @@ boot() {
   rc=$?
   set -e
   echo "guest test: $type boot and test took $((SECONDS - start)) s (console log $log)"
-  tr -d '\r' < "$log" > "$tmp/console"
+  tr -d '\r' < "$log" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g' > "$tmp/console"   # CRLF, SeaBIOS escapes
   check "$type: guest booted, ran its test and powered off (run-guest.sh exit $rc)" [ "$rc" -eq 0 ]
 
   lspci=$(section "$tmp/console" "=== PCI DEVICES" "=== /proc/tty/driver/serial")
   n=$(grep -cE "$card_re" <<<"$lspci" || true)
   check "$type: lspci shows one '… [4348:3253] (rev 10) (prog-if 02 [16550])' (found $n)" [ "$n" -eq 1 ]
-  bdf=$(grep -E "$card_re" <<<"$lspci" | head -1 | cut -d' ' -f1 || true)
+  bdf=$(grep -E "$card_re" <<<"$lspci" | head -1 | cut -d' ' -f1 || true); bdf=${bdf:-none}
   card=$(awk -v b="$bdf" 'index($0, b " ") == 1 { on = 1 } on && /^$/ { exit } on' <<<"$lspci")
   check "$type: lspci: Kernel driver in use: serial" grep -qx $'\tKernel driver in use: serial' <<<"$card"
   n=$(grep -cE $'^\tRegion [0-9]: I/O ports at [0-9a-f]+ \\[size=8\\]$' <<<"$card" || true)
