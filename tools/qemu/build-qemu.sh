@@ -2,7 +2,7 @@
 # build-qemu.sh - build qemu-system-x86_64 (>= 10.1, with the vfio-user-pci client) from Debian's own
 # `qemu` source package (suite sid), following ../shared/tools/guest/README.md. Idempotent: re-running
 # skips finished steps. Prints the path of the built qemu-system-x86_64 on stdout (everything else: stderr).
-# Builds only that binary and the x86 option ROMs it loads, not QEMU's tests (about 2/3 of a full build).
+# Builds only that binary and the x86 option ROMs it loads, not QEMU's tests (1613 of 2556 ninja steps).
 #
 # Usage: build-qemu.sh            build (if needed) and print the binary's path
 #        build-qemu.sh --path     print the path of an already built binary, build nothing (exit 1: none)
