@@ -104,7 +104,7 @@ grep -q '^ready ' "$tmp/serve.out" || { tail -20 "$tmp/serve.err"; abort "umdev 
 
 parent=$sysfs/devices/virtual/mtty/mtty
 wait_for() { for _ in $(seq 120); do [ -e "$1" ] && return 0; sleep 0.25; done; return 1; }
-write() { echo "$2" > "$1"; }
+write_attr() { echo "$2" > "$1"; }   # echo VALUE > sysfs attribute
 section() { awk -v a="$2" -v b="$3" 'index($0, a) == 1 { on = 1; next } index($0, b) == 1 { on = 0 } on' "$1"; }
 # The card's lspci block (header line to blank line) and its BDF.
 card_re='^([0-9a-f]{2}:[0-9a-f]{2}\.[0-7]) Serial controller \[0700\]: .*\[4348:3253\] \(rev 10\) \(prog-if 02 \[16550\]\)$'
@@ -115,7 +115,7 @@ boot() {
   local sock=$sockets/$uuid.sock
   echo "guest test: $type ($ports port(s)), device $uuid"
   check "$type: create through $parent/mdev_supported_types/$type/create" \
-    write "$parent/mdev_supported_types/$type/create" "$uuid"
+    write_attr "$parent/mdev_supported_types/$type/create" "$uuid"
   check "$type: vfio-user socket $sock appears" wait_for "$sock"
   mkdir -p "$GUEST_DIR/logs"
   log=$GUEST_DIR/logs/guest-test-$type-$(date +%Y%m%d-%H%M%S).log
@@ -156,7 +156,7 @@ boot() {
   check "$type: no FAIL line from the guest" eval '! grep -q "^FAIL" "$tmp/console"'
   grep -q '^FAIL' "$tmp/console" && grep '^FAIL' "$tmp/console" | sed 's/^/        guest: /'
 
-  check "$type: remove through $parent/$uuid/remove" write "$parent/$uuid/remove" 1
+  check "$type: remove through $parent/$uuid/remove" write_attr "$parent/$uuid/remove" 1
   if [ "$failed" -gt "$failed0" ]; then   # show what the guest printed
     echo "--- guest output ($log) ---"
     sed -n '/^=== GUEST-START/,$p' "$tmp/console" | head -200
