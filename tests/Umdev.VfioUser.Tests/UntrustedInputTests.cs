@@ -134,6 +134,25 @@ public class UntrustedInputTests
     }
 
     [Fact]
+    public void PipelinedMessagesKeepTheirOwnDescriptors()
+    {
+        using var f = new ServerFixture();
+        using var c = f.Negotiated();
+        using var intx = EventFd.Create();
+        c.Send(RawClient.Message(1, (ushort)VfioUserCommand.RegionRead, RawClient.RegionAccess(0, 0, 1)));
+        c.Send(RawClient.Message(2, (ushort)VfioUserCommand.DeviceSetIrqs, RawClient.U32s(20, 0x24, 0, 0, 1)), intx);
+        c.Send(RawClient.Message(3, (ushort)VfioUserCommand.RegionRead, RawClient.RegionAccess(0, 0, 1)));
+        for (ushort id = 1; id <= 3; id++)
+        {
+            using var r = c.Receive()!;
+            Assert.Equal(id, r.Header.Id);
+            Assert.Equal(Errno.None, r.Error);
+        }
+        f.Ops().RaiseIntx();
+        Assert.Equal(1ul, intx.Wait(30000));
+    }
+
+    [Fact]
     public void NoReplyCommandsAreNeverAnswered()
     {
         using var f = new ServerFixture();
