@@ -1,9 +1,9 @@
 namespace Umdev.VfioUser.Tests;
 
 /// <summary>
-/// The process's open descriptors of the kinds vfio-user handles (sockets, eventfds, memfds and other
-/// files). The runtime's own epoll instances and wake-up pipes, which it may create lazily at any time
-/// (async I/O of the test host), are not counted.
+/// The process's open descriptors of the kinds vfio-user receives and creates: sockets, eventfds and
+/// memfds. What the runtime opens lazily at any time (assemblies it loads, its epoll instances and pipes,
+/// its own "doublemapper" memfd) is not counted.
 /// </summary>
 public static class FdCount
 {
@@ -14,7 +14,8 @@ public static class FdCount
     });
 
     private static bool Counted(string target) =>
-        target.Length > 0 && target != "anon_inode:[eventpoll]" && !target.StartsWith("pipe:", StringComparison.Ordinal);
+        target.StartsWith("socket:", StringComparison.Ordinal) || target == "anon_inode:[eventfd]" ||
+        (target.StartsWith("/memfd:", StringComparison.Ordinal) && !target.StartsWith("/memfd:doublemapper", StringComparison.Ordinal));
 
     public static int Now() => Targets().Count(Counted);
 
