@@ -11,6 +11,7 @@ public static class Program
     {
         var root = new RootCommand("umdev: Linux VFIO mediated devices (mdev) in user space, served over vfio-user");
         root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(LspciCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         return root;

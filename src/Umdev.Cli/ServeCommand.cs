@@ -1,0 +1,111 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using Umdev.Core;
+using Umdev.Devices.Mtty;
+using Umdev.Interop;
+using Umdev.Sysfs;
+using Umdev.VfioUser;
+
+namespace Umdev.Cli;
+
+/// <summary>
+/// <c>umdev serve</c>: the foreground daemon. Registers the mtty parent, mounts the sysfs tree, serves
+/// every device on its own vfio-user socket, prints <c>ready &lt;dir&gt;</c> once the mount answers, and
+/// unmounts on SIGTERM/SIGINT.
+/// </summary>
+public static class ServeCommand
+{
+    public const string DefaultSysfs = "/run/umdev/sys";
+    public const string DefaultSockets = "/run/umdev/vfio-user";
+
+    public static Command Create()
+    {
+        var sysfs = new Option<string?>("--sysfs") { Description = $"Directory to mount the sysfs tree on (the tree's /sys); default {DefaultSysfs}, created if missing" };
+        var sockets = new Option<string>("--sockets") { Description = "Directory for the devices' vfio-user sockets", DefaultValueFactory = _ => DefaultSockets };
+        var ports = new Option<int>("--mtty-ports") { Description = "Size of the mtty port pool", DefaultValueFactory = _ => 24 };
+        var removeTimeout = new Option<double>("--remove-timeout") { Description = "Seconds a remove waits for a connected vfio-user client to leave before failing with EBUSY", DefaultValueFactory = _ => 10 };
+        var command = new Command("serve", "Run the umdev daemon in the foreground: mtty parent, sysfs tree over FUSE, a vfio-user socket per device")
+        {
+            sysfs, sockets, ports, removeTimeout,
+        };
+        command.SetAction(r => Run(r.GetValue(sysfs), r.GetValue(sockets)!, r.GetValue(ports), Console.Out, Console.Error,
+            TimeSpan.FromSeconds(r.GetValue(removeTimeout))));
+        return command;
+    }
+
+    /// <summary>Console logging, every level to stderr (stdout carries only the ready line).</summary>
+    public static ILoggerFactory CreateLoggerFactory() => LoggerFactory.Create(b =>
+    {
+        b.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
+        b.SetMinimumLevel(LogLevel.Information);
+    });
+
+    public static int Run(string? sysfsDir, string socketsDir, int mttyPorts, TextWriter stdout, TextWriter stderr, TimeSpan? removeTimeout = null)
+    {
+        using var loggers = CreateLoggerFactory();
+        var logger = loggers.CreateLogger("umdev");
+        if (mttyPorts < 0)
+        {
+            stderr.WriteLine("umdev serve: --mtty-ports must not be negative");
+            return 2;
+        }
+        if (removeTimeout is { } t && (t < TimeSpan.Zero || t > TimeSpan.FromDays(1)))
+        {
+            stderr.WriteLine("umdev serve: --remove-timeout must be between 0 and 86400 seconds");
+            return 2;
+        }
+        using var stop = new ManualResetEventSlim();
+        void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true; // we exit ourselves, after unmounting
+            logger.LogInformation("{Signal}: shutting down", context.Signal);
+            stop.Set();
+        }
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+
+        var core = new MdevCore();
+        core.AddObserver(new DeviceLog(loggers.CreateLogger("umdev.mdev")));
+        MdevParent? mtty = null;
+        SysfsMount? mount = null;
+        VfioUserService? vfioUser = null;
+        try
+        {
+            string dir = sysfsDir ?? DefaultSysfs;
+            if (sysfsDir is null) Directory.CreateDirectory(dir);
+            // Mount first: a start-up failure then prints its one message and nothing else. The tree is
+            // computed, so the parent appears in it as it registers.
+            mount = SysfsMount.Start(core, dir, loggers.CreateLogger("umdev.sysfs"));
+            vfioUser = new VfioUserService(core, socketsDir, loggers,
+                new VfioUserServiceOptions { RemoveTimeout = removeTimeout ?? new VfioUserServiceOptions().RemoveTimeout });
+            mtty = Mtty.Register(core, new MttyOptions(mttyPorts));
+            stdout.WriteLine($"ready {mount.MountPoint}");
+            stdout.Flush();
+            stop.Wait();
+            return 0;
+        }
+        catch (ErrnoException e)
+        {
+            stderr.WriteLine($"umdev serve: {e.Message}");
+            return 1;
+        }
+        catch (IOException e)
+        {
+            stderr.WriteLine($"umdev serve: {e.Message}");
+            return 1;
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            stderr.WriteLine($"umdev serve: {e.Message}");
+            return 1;
+        }
+        finally
+        {
+            mount?.Dispose();
+            if (mtty is not null) Mtty.Unregister(core, mtty);
+            vfioUser?.Dispose();
+        }
+    }
+}

@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using Umdev.Interop;
+
+namespace Umdev.Cli.Tests;
+
+/// <summary>
+/// A real <c>umdev serve</c> process (the built umdev.dll next to the tests) on a temporary mount point;
+/// disposing stops it with SIGTERM and removes what it left.
+/// </summary>
+public sealed class Daemon : IDisposable
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(120);
+    private readonly Process _process;
+    private readonly Task<string> _stderr;
+
+    private Daemon(Process process, string dir)
+    {
+        _process = process;
+        Dir = dir;
+        _stderr = process.StandardError.ReadToEndAsync();
+    }
+
+    public string Dir { get; }
+    public int Pid => _process.Id;
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Starts the daemon and waits for its <c>ready</c> line; throws with its stderr if it exits instead.</summary>
+    public static Daemon Start(string? dir = null, params string[] extra)
+    {
+        dir ??= Directory.CreateTempSubdirectory("umdev-serve-").FullName;
+        var daemon = Spawn(dir, extra);
+        string? line = daemon.ReadLine();
+        if (line != $"ready {dir}")
+        {
+            daemon.Kill();
+            throw new InvalidOperationException($"umdev serve did not get ready (stdout: {line}): {daemon.Stderr()}");
+        }
+        return daemon;
+    }
+
+    public static Daemon Spawn(string dir, params string[] extra)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in (string[])[Path.Combine(AppContext.BaseDirectory, "umdev.dll"), "serve", "--sysfs", dir,
+                     "--sockets", Path.Combine(Path.GetTempPath(), "umdev-test-sockets"), .. extra])
+            psi.ArgumentList.Add(a);
+        return new Daemon(Process.Start(psi)!, dir);
+    }
+
+    public string? ReadLine()
+    {
+        var read = _process.StandardOutput.ReadLineAsync();
+        return read.Wait(StartTimeout) ? read.Result : null;
+    }
+
+    /// <summary>Waits for exit (generously) and returns the exit code.</summary>
+    public int WaitForExit()
+    {
+        if (!_process.WaitForExit(StartTimeout)) throw new TimeoutException("umdev serve did not exit");
+        _process.WaitForExit();
+        return _process.ExitCode;
+    }
+
+    public string Stderr() => _stderr.Wait(StartTimeout) ? _stderr.Result : "(stderr still open)";
+
+    public void Signal(string signal) => Shell.Run("/bin/kill", $"-{signal}", Pid.ToString()).AssertSuccess();
+
+    public void Kill()
+    {
+        if (!_process.HasExited) _process.Kill();
+        _process.WaitForExit();
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            Signal("TERM");
+            WaitForExit();
+        }
+        if (MountTable.Probe(Dir) == Errno.ENOTCONN) MountTable.DetachUnmount(Dir);
+        try { Directory.Delete(Dir); } catch (IOException) { }
+        _process.Dispose();
+    }
+}

@@ -1,0 +1,106 @@
+using Umdev.Interop;
+
+namespace Umdev.Cli.Tests;
+
+/// <summary><c>umdev serve</c> as a process: ready line, signals, refusals, stale-mount recovery.</summary>
+public class ServeTests
+{
+    private static string Available(string dir, string type) =>
+        File.ReadAllText(Path.Combine(dir, $"class/mdev_bus/mtty/mdev_supported_types/{type}/available_instances"));
+
+    [Theory]
+    [InlineData("TERM")]
+    [InlineData("INT")]
+    public void ServesUntilASignalThenUnmountsAndExitsCleanly(string signal)
+    {
+        using var daemon = Daemon.Start(extra: ["--mtty-ports", "6"]);
+        Assert.Equal(MountTableType, MountTable.FileSystemAt(daemon.Dir));
+        Assert.Equal("3\n", Available(daemon.Dir, "mtty-2"));
+        daemon.Signal(signal);
+        Assert.Equal(0, daemon.WaitForExit());
+        Assert.Null(MountTable.FileSystemAt(daemon.Dir));
+        string log = daemon.Stderr();
+        Assert.Contains("parent mtty registered with types mtty-1, mtty-2", log);
+        Assert.Contains("shutting down", log);
+    }
+
+    private const string MountTableType = "fuse.umdev";
+
+    [Fact]
+    public void ASecondDaemonOnTheSameDirectoryIsRefusedAndTheFirstKeepsServing()
+    {
+        using var first = Daemon.Start();
+        File.WriteAllText(Path.Combine(first.Dir, "class/mdev_bus/mtty/mdev_supported_types/mtty-1/create"), Guid.NewGuid().ToString());
+        using var second = Daemon.Spawn(first.Dir);
+        Assert.Equal(1, second.WaitForExit());
+        Assert.Contains($"mount point {first.Dir} is busy: another umdev daemon is serving it", second.Stderr());
+        Assert.False(first.HasExited);
+        Assert.Equal("23\n", Available(first.Dir, "mtty-1"));
+        Assert.Single(Directory.GetFileSystemEntries(Path.Combine(first.Dir, "bus/mdev/devices")));
+        first.Signal("TERM");
+        Assert.Equal(0, first.WaitForExit());
+        Assert.Matches("created [0-9a-f-]{36} \\(mtty-1 on mtty, IOMMU group 0\\)", first.Stderr());
+    }
+
+    [Fact]
+    public void AStaleMountOfAKilledDaemonIsRecovered()
+    {
+        using var killed = Daemon.Start();
+        killed.Kill(); // SIGKILL: no unmount
+        Assert.Equal(Errno.ENOTCONN, MountTable.Probe(killed.Dir));
+        using var next = Daemon.Start(killed.Dir);
+        Assert.Equal("24\n", Available(next.Dir, "mtty-1"));
+        next.Signal("TERM");
+        Assert.Equal(0, next.WaitForExit());
+        Assert.Contains("stale mount", next.Stderr());
+        Assert.Null(MountTable.FileSystemAt(next.Dir));
+    }
+
+    [Fact]
+    public void AMissingMountPointIsOneClearError()
+    {
+        using var daemon = Daemon.Spawn("/nonexistent/umdev-sys");
+        Assert.Equal(1, daemon.WaitForExit());
+        Assert.Equal("umdev serve: mount point /nonexistent/umdev-sys does not exist\n", daemon.Stderr());
+    }
+
+    private static string UmdevDll => Path.Combine(AppContext.BaseDirectory, "umdev.dll");
+
+    [Fact]
+    public void NoFuseIsOneClearError()
+    {
+        string dir = Directory.CreateTempSubdirectory("umdev-nofuse-").FullName;
+        try
+        {
+            // A private mount namespace with an empty /dev: no /dev/fuse.
+            var r = Shell.Run("/usr/bin/unshare", "-m", "--propagation", "private", "/bin/bash", "-c",
+                "mount -t tmpfs none /dev && exec dotnet \"$0\" serve --sysfs \"$1\" --sockets \"$1\"",
+                UmdevDll, dir);
+            Assert.Equal(1, r.ExitCode);
+            Assert.Equal("umdev serve: FUSE is not available: /dev/fuse missing (load the fuse module)\n", r.Stderr);
+            Assert.Equal("", r.Stdout);
+        }
+        finally
+        {
+            Directory.Delete(dir);
+        }
+    }
+
+    [Fact]
+    public void NoPermissionIsOneClearError()
+    {
+        string dir = Directory.CreateTempSubdirectory("umdev-noperm-").FullName;
+        Shell.Run("/bin/chmod", "755", dir).AssertSuccess(); // the user can reach it, just not mount on it
+        try
+        {
+            var r = Shell.Run("/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                "/usr/bin/env", "HOME=/tmp", "DOTNET_CLI_HOME=/tmp", "dotnet", UmdevDll, "serve", "--sysfs", dir, "--sockets", dir);
+            Assert.Equal(1, r.ExitCode);
+            Assert.Matches(@"^umdev serve: no permission to (open /dev/fuse \(run as root\)|mount .* \(needs CAP_SYS_ADMIN\))\n$", r.Stderr);
+        }
+        finally
+        {
+            Directory.Delete(dir);
+        }
+    }
+}
