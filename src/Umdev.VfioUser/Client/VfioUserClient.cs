@@ -14,7 +14,7 @@ namespace Umdev.VfioUser.Client;
 /// memory registered with <see cref="MapMemory"/>. Errors are <see cref="ErrnoException"/> carrying the
 /// server's errno.
 /// </summary>
-public sealed class VfioUserClient : IVfioClientDevice
+public sealed partial class VfioUserClient : IVfioClientDevice
 {
     public const uint MaxDataXferSize = 1 << 20;
     private const int MaxMessage = 16 + 16 + (int)MaxDataXferSize;
