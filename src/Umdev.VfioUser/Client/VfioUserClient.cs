@@ -345,6 +345,12 @@ public sealed partial class VfioUserClient : IVfioClientDevice
         fds.Clear();
     }
 
+    /// <summary>
+    /// Shuts the connection down without waiting for a call in progress (from another thread, e.g. a
+    /// watchdog): that call and every later one fail with ECONNRESET. Dispose still releases the client.
+    /// </summary>
+    public void Abort() => _transport.Shutdown();
+
     public void Dispose()
     {
         lock (_lock)
