@@ -67,8 +67,9 @@ public sealed partial class VfioUserSession
     {
         var r = Info8.Parse(p, "MIG_DATA_READ");
         if (r.Size > _options.MaxDataXferSize) ThrowHelper.Throw(Errno.E2BIG, "MIG_DATA_READ size above max_data_xfer_size");
-        if (r.Argsz < 8 + (ulong)r.Size) ThrowHelper.Throw(Errno.EINVAL, "MIG_DATA_READ argsz leaves no room for size bytes");
-        int n = File.ReadMigrationData(reply.Slice(8, (int)r.Size));
+        if (r.Argsz < 8) ThrowHelper.Throw(Errno.EINVAL, "MIG_DATA_READ argsz below the reply header");
+        // argsz bounds the reply payload: never return more data than it leaves room for.
+        int n = File.ReadMigrationData(reply.Slice(8, (int)Math.Min(r.Size, r.Argsz - 8)));
         BinaryPrimitives.WriteUInt32LittleEndian(reply, (uint)(8 + n));
         BinaryPrimitives.WriteUInt32LittleEndian(reply[4..], (uint)n);
         return 8 + n;
