@@ -129,7 +129,7 @@ public class MigrateTests
         var full = Migrate(uuid, a, b);
         Assert.Equal(1, full.ExitCode);
         Assert.Contains("create the device on the destination failed: ENOSPC", full.Stderr);
-        Assert.Equal(1, full.Stderr.Trim().Split('\n').Length);
+        Assert.Single(full.Stderr.Trim().Split('\n'));
         Assert.True(Exists(a, uuid));
         Assert.False(Exists(b, uuid));
         Remove(b, filler);
