@@ -39,6 +39,9 @@ public sealed class DeviceMigration
         _timeout = timeout;
     }
 
+    /// <summary>Called as each step starts, with its name (the one a failure reports); tests inject failures here.</summary>
+    public Action<string>? StepStarting { get; init; }
+
     public static string DevicePath(string sysfs, Guid uuid) => Path.Combine(sysfs, "bus", "mdev", "devices", uuid.ToString("D"));
 
     public static string SocketOf(string sysfs, Guid uuid) =>
@@ -68,15 +71,22 @@ public sealed class DeviceMigration
     private sealed class Run(DeviceMigration m, Guid uuid)
     {
         private readonly Lock _lock = new();
-        private string _step = "find the source device";
+        private string _step = "";
         private VfioUserClient? _source;
         private VfioUserClient? _destination;
         private bool _created;
         private bool _sourceTouched;
         private volatile bool _expired;
 
+        private void Step(string step)
+        {
+            _step = step;
+            m.StepStarting?.Invoke(step);
+        }
+
         public MigrationReport Execute()
         {
+            Step("find the source device");
             string device = Path.GetFullPath(DevicePath(m._fromSysfs, uuid));
             if (!Directory.Exists(device)) ThrowHelper.Throw(Errno.ENODEV, $"no device {uuid} under {m._fromSysfs}");
             string real = new DirectoryInfo(device).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? device;
@@ -85,55 +95,55 @@ public sealed class DeviceMigration
                 ?? ThrowHelper.Throw<string>(Errno.EINVAL, "mdev_type is not a link"));
             string sourceSocket = SocketOf(m._fromSysfs, uuid);
 
-            _step = "connect to the source";
+            Step("connect to the source");
             Attach(ref _source, ConnectSource(sourceSocket));
 
-            _step = "check the source's migration support";
+            Step("check the source's migration support");
             var flags = _source!.GetMigrationFlags();
             if ((flags & VfioMigrationFlags.StopCopy) == 0) ThrowHelper.Throw(Errno.ENOTSUP, $"migration flags {flags} lack STOP_COPY");
             var state = _source.GetDeviceState();
             if (state != S.Running) ThrowHelper.Throw(Errno.EBUSY, $"source device is {state}, not RUNNING");
 
-            _step = "create the device on the destination";
+            Step("create the device on the destination");
             string create = Path.Combine(m._toSysfs, "class", "mdev_bus", parent, "mdev_supported_types", type, "create");
             AttributeFile.Write(create, uuid.ToString("D"));
             _created = true;
 
-            _step = "connect to the destination";
+            Step("connect to the destination");
             Attach(ref _destination, VfioUserClient.Connect(SocketOf(m._toSysfs, uuid)));
 
-            _step = "RESUMING on the destination";
+            Step("RESUMING on the destination");
             _destination!.SetDeviceState(S.Resuming);
 
             int precopy = 0;
             if ((flags & VfioMigrationFlags.PreCopy) != 0)
             {
-                _step = "PRE_COPY on the source";
+                Step("PRE_COPY on the source");
                 _sourceTouched = true;
                 _source.SetDeviceState(S.PreCopy);
                 var early = _source.ReadMigrationStream();
-                _step = "write the precopy data to the destination";
+                Step("write the precopy data to the destination");
                 _destination.WriteMigrationStream(early);
                 precopy = early.Length;
             }
 
-            _step = "STOP_COPY on the source";
+            Step("STOP_COPY on the source");
             _sourceTouched = true;
             var downtime = Stopwatch.StartNew();
             _source.SetDeviceState(S.StopCopy);
-            _step = "read the stream from the source";
+            Step("read the stream from the source");
             var stream = _source.ReadMigrationStream();
-            _step = "write the stream to the destination";
+            Step("write the stream to the destination");
             _destination.WriteMigrationStream(stream);
-            _step = "STOP on the destination (load the stream)";
+            Step("STOP on the destination (load the stream)");
             _destination.SetDeviceState(S.Stop);
-            _step = "RUNNING on the destination";
+            Step("RUNNING on the destination");
             _destination.SetDeviceState(S.Running);
             downtime.Stop();
 
-            _step = "disconnect";
+            Step("disconnect");
             Disconnect();
-            _step = "remove the source device";
+            Step("remove the source device");
             AttributeFile.Write(Path.Combine(device, "remove"), "1");
             _sourceTouched = false;
             _created = false;
@@ -205,7 +215,7 @@ public sealed class DeviceMigration
                     if (source is null || _expired)
                     {
                         source?.Dispose();
-                        source = VfioUserClient.Connect(SocketOf(m._fromSysfs, uuid));
+                        source = Reconnect(SocketOf(m._fromSysfs, uuid));
                         lock (_lock) _source = source;
                     }
                     source.SetDeviceState(S.Running);
@@ -224,6 +234,26 @@ public sealed class DeviceMigration
                 catch (Exception e) when (e is ErrnoException or IOException)
                 {
                     Console.Error.WriteLine($"umdev migrate: could not remove the destination device: {e.Message}");
+                }
+            }
+        }
+
+        /// <summary>
+        /// Connects again after the watchdog cut the connection: until the server has seen the old client go,
+        /// it refuses a second one by closing it, so retry for a while.
+        /// </summary>
+        private static VfioUserClient Reconnect(string socket)
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (true)
+            {
+                try
+                {
+                    return VfioUserClient.Connect(socket);
+                }
+                catch (ErrnoException e) when (e.Errno is Errno.ECONNRESET or Errno.EPIPE && DateTime.UtcNow < deadline)
+                {
+                    Thread.Sleep(20);
                 }
             }
         }

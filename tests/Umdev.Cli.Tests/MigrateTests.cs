@@ -155,5 +155,51 @@ public class MigrateTests
         }
         Assert.True(Exists(a, uuid));
         Assert.Equal("2", Available(b, "mtty-1"));
+
+        // The whole move given far too little time: whichever step the watchdog cuts (before or after the
+        // source stopped), the step fails with ETIMEDOUT and everything is rolled back.
+        ProgramUart(a, uuid); // Observe above drained the FIFO
+        for (int i = 0; i < 3; i++)
+        {
+            var late = Shell.Run("dotnet", Path.Combine(AppContext.BaseDirectory, "umdev.dll"), "migrate", uuid.ToString(),
+                "--from", a.Dir, "--to", b.Dir, "--timeout", "0.005");
+            Assert.Equal(1, late.ExitCode);
+            Assert.Contains("failed: ETIMEDOUT", late.Stderr);
+            Assert.False(Exists(b, uuid));
+            using var c = Connect(a, uuid);
+            Assert.Equal(VfioMigrationState.Running, c.GetDeviceState());
+        }
+        using (var c = Connect(a, uuid)) Assert.Equal(Programmed, UartState.Observe(c));
+    }
+
+    [Fact]
+    public void AFailureAtAnyStepRollsBack()
+    {
+        using var daemons = new TwoDaemons(4, 4);
+        var (a, b) = (daemons.Source, daemons.Destination);
+        var uuid = Guid.NewGuid();
+        Create(a, "mtty-2", uuid);
+        var steps = new List<string>();
+        new DeviceMigration(a.Dir, b.Dir, TimeSpan.FromSeconds(120)) { StepStarting = steps.Add }.Move(uuid);
+        Assert.Contains("STOP_COPY on the source", steps);
+        Assert.Equal("remove the source device", steps[^1]);
+        ProgramUart(b, uuid);
+
+        // Moving back from b, failing at each step in turn: b keeps the device, running, a never has it.
+        foreach (var failing in steps)
+        {
+            var migration = new DeviceMigration(b.Dir, a.Dir, TimeSpan.FromSeconds(120))
+            {
+                StepStarting = s => { if (s == failing) throw new ErrnoException(Errno.EIO, "injected"); },
+            };
+            var e = Assert.Throws<MigrationFailedException>(() => migration.Move(uuid));
+            Assert.Equal((failing, Errno.EIO), (e.Step, e.Errno));
+            Assert.True(Exists(b, uuid), failing);
+            Assert.False(Exists(a, uuid), failing);
+            using var c = Connect(b, uuid);
+            Assert.Equal(VfioMigrationState.Running, c.GetDeviceState());
+        }
+        Assert.Equal("2", Available(a, "mtty-2"));
+        using (var c = Connect(b, uuid)) Assert.Equal(Programmed, UartState.Observe(c));
     }
 }
