@@ -55,8 +55,9 @@ public sealed class DeviceMigration
         {
             return run.Execute();
         }
-        catch (Exception e) when (e is ErrnoException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
+            // Whatever failed, the source must end up running: roll back on any exception.
             var failure = run.Failure(e);
             run.RollBack();
             throw failure;
