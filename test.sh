@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every umdev test on a fresh Debian 12 machine: installs the Debian packages the tests drive
-# for real (fuse3, mdevctl), restores NuGet packages, builds, runs the suites, prints one summary line.
+# for real (fuse3, mdevctl), restores NuGet packages, builds, runs the suites and the guest test
+# (tools/guest/guest-test.sh: needs QEMU >= 10.1, else skipped), prints one summary line.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
 need=()
@@ -18,7 +19,13 @@ trap 'rm -f "$log"' EXIT
 set +e
 dotnet test Umdev.slnx -c Release --no-build --nologo "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
+# A real Linux guest under QEMU against `umdev serve` (docs/guest.md); skips itself when there is no
+# QEMU >= 10.1. Its "guest: N passed, M failed" line is added to the totals.
+tools/guest/guest-test.sh 2>&1 | tee -a "$log"
+grc=${PIPESTATUS[0]}
 set -e
+[ "$grc" -eq 0 ] || rc=1
 awk '/(Passed|Failed)! +-/ { for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1) } }
+     /^guest: [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
      END { printf "%d passed, %d failed\n", p, f }' "$log"
 exit "$rc"

@@ -122,6 +122,19 @@ public class DmaTests
     }
 
     [Fact]
+    public void IdleClientServesDmaRequestsWhenAsked()
+    {
+        using var f = new ServerFixture();
+        using var c = VfioUserClient.Connect(f.SocketPath());
+        var mem = c.MapMemory(0x70000, 0x1000, passFd: false);
+        var vfio = VfioDevice.FromMdev(f.Device)!;
+        var worker = Task.Run(() => vfio.DmaWrite(0x70010, new byte[] { 1, 2, 3 }));
+        while (!worker.IsCompleted) c.ServeRequests(100);
+        worker.Wait();
+        Assert.Equal(new byte[] { 1, 2, 3 }, mem.Span.Slice(0x10, 3).ToArray());
+    }
+
+    [Fact]
     public void DriverDmaWithoutAClientIsEinval()
     {
         using var f = new ServerFixture();

@@ -7,12 +7,12 @@ namespace Umdev.VfioUser.Tests;
 /// <summary>The real mtty driver served over vfio-user.</summary>
 public sealed class MttyServerFixture : IDisposable
 {
-    public MttyServerFixture(string type = "mtty-2")
+    public MttyServerFixture(string type = "mtty-2", VfioUserServiceOptions? options = null)
     {
         Directory = Path.Combine("/tmp", "vum-" + Guid.NewGuid().ToString("N")[..10]);
         Core = new MdevCore();
         Parent = Mtty.Register(Core);
-        Service = new VfioUserService(Core, Directory, NullLoggerFactory.Instance);
+        Service = new VfioUserService(Core, Directory, NullLoggerFactory.Instance, options);
         Device = Core.Create(Parent.FindType(type)!, Guid.NewGuid());
     }
 

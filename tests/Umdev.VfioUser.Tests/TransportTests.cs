@@ -44,4 +44,37 @@ public class TransportTests
         Assert.Equal(0, VfioDevice.FromMdev(f.Device)!.OpenCount);
         Assert.Equal(0, f.Ops().ActiveTriggers);
     }
+
+    /// <summary>
+    /// Descriptors attached to bytes in the middle of a message are refused. The trickling transport makes
+    /// every byte its own read, so the server sees exactly where they arrived (over a socket the kernel may
+    /// merge the two sends into one read, and then they look attached to the message's start).
+    /// </summary>
+    [Fact]
+    public void DescriptorsArrivingInsideAMessageAreRefused()
+    {
+        using var f = new ServerFixture();
+        var (server, client) = UnixSocket.CreatePair();
+        var session = new VfioUserSession(VfioDevice.FromMdev(f.Device)!, new TricklingTransport(new SocketTransport(server)),
+            new VfioUserServerOptions(), NullLogger.Instance);
+        var thread = new Thread(session.Run) { IsBackground = true };
+        thread.Start();
+        using (var c = new RawClient(client))
+        {
+            c.Negotiate();
+            using var intx = EventFd.Create();
+            var m = RawClient.Message(5, (ushort)VfioUserCommand.DeviceSetIrqs, RawClient.U32s(20, 0x24, 0, 0, 1));
+            c.Send(m[..10]);
+            c.Send(m[10..], intx);
+            using (var r = c.Receive()!)
+            {
+                Assert.Equal(5, r.Header.Id);
+                Assert.Equal(Errno.EINVAL, r.Error);
+            }
+            Assert.Equal(0, f.Ops().ActiveTriggers);
+            using var ok = c.Call(VfioUserCommand.RegionRead, RawClient.RegionAccess(0, 0, 1));
+            Assert.Equal(Errno.None, ok.Error);
+        }
+        Assert.True(thread.Join(TimeSpan.FromSeconds(60)));
+    }
 }

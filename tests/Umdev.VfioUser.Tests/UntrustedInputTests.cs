@@ -112,6 +112,7 @@ public class UntrustedInputTests
         using var c = f.Negotiated();
         using var a = EventFd.Create();
         using var b = EventFd.Create();
+        using var memfd = MemFd.Create("not-an-eventfd", 4096);
         int before = FdCount.Now();
         // SET_IRQS EVENTFD|TRIGGER count 1 with two descriptors.
         using (var r = c.Call(VfioUserCommand.DeviceSetIrqs, RawClient.U32s(20, 0x24, 0, 0, 1), a, b)) Assert.Equal(Errno.EINVAL, r.Error);
@@ -122,7 +123,6 @@ public class UntrustedInputTests
         new DmaMapRequest { Flags = VfioUserDmaFlags.Read, Address = 0x1000, Size = 0x1000 }.Write(map);
         using (var r = c.Call(VfioUserCommand.DmaMap, map, a, b)) Assert.Equal(Errno.EINVAL, r.Error);
         // A descriptor that is not an eventfd.
-        using var memfd = MemFd.Create("not-an-eventfd", 4096);
         using (var r = c.Call(VfioUserCommand.DeviceSetIrqs, RawClient.U32s(20, 0x24, 0, 0, 1), memfd)) Assert.Equal(Errno.EINVAL, r.Error);
         // More descriptors than the control buffer holds (MSG_CTRUNC).
         var many = Enumerable.Range(0, 20).Select(_ => (FileDescriptorHandle)EventFd.Create()).ToArray();
@@ -131,6 +131,25 @@ public class UntrustedInputTests
         FdCount.SettlesAt(before);
         Assert.Equal(0, f.Ops().ActiveTriggers);
         AssertServes(c);
+    }
+
+    [Fact]
+    public void PipelinedMessagesKeepTheirOwnDescriptors()
+    {
+        using var f = new ServerFixture();
+        using var c = f.Negotiated();
+        using var intx = EventFd.Create();
+        c.Send(RawClient.Message(1, (ushort)VfioUserCommand.RegionRead, RawClient.RegionAccess(0, 0, 1)));
+        c.Send(RawClient.Message(2, (ushort)VfioUserCommand.DeviceSetIrqs, RawClient.U32s(20, 0x24, 0, 0, 1)), intx);
+        c.Send(RawClient.Message(3, (ushort)VfioUserCommand.RegionRead, RawClient.RegionAccess(0, 0, 1)));
+        for (ushort id = 1; id <= 3; id++)
+        {
+            using var r = c.Receive()!;
+            Assert.Equal(id, r.Header.Id);
+            Assert.Equal(Errno.None, r.Error);
+        }
+        f.Ops().RaiseIntx();
+        Assert.Equal(1ul, intx.Wait(30000));
     }
 
     [Fact]

@@ -254,6 +254,32 @@ public sealed partial class VfioUserClient : IVfioClientDevice
         }
     }
 
+    /// <summary>
+    /// Answers server requests (DMA_READ/DMA_WRITE from a driver thread) that arrive while no call is in
+    /// progress, for up to <paramref name="timeoutMs"/>; returns how many were served. Calls answer such
+    /// requests by themselves while they wait for their reply.
+    /// </summary>
+    public int ServeRequests(int timeoutMs)
+    {
+        lock (_lock)
+        {
+            int served = 0;
+            long deadline = Environment.TickCount64 + timeoutMs;
+            while (_reader.HasBufferedMessage || _transport.WaitReadable((int)Math.Max(0, deadline - Environment.TickCount64)))
+            {
+                var status = _reader.Read();
+                if (status != VfioUserReadStatus.Message)
+                    ThrowHelper.Throw(Errno.ECONNRESET, $"vfio-user server closed the connection ({status})");
+                var h = _reader.Header;
+                if (!h.IsCommand) ThrowHelper.Throw(Errno.EPROTO, $"unexpected reply id {h.Id} while idle");
+                ServeRequest(h);
+                served++;
+                if (Environment.TickCount64 >= deadline) break;
+            }
+            return served;
+        }
+    }
+
     /// <summary>Sends a command whose payload is in place and waits for its reply, serving server requests meanwhile.</summary>
     private ReadOnlySpan<byte> Transact(VfioUserCommand command, int payloadLength, ReadOnlySpan<FileDescriptorHandle> fds,
         out List<FileDescriptorHandle>? replyFds)

@@ -1,0 +1,49 @@
+using Umdev.Interop;
+using Umdev.Vfio;
+using Umdev.VfioUser.Client;
+
+namespace Umdev.VfioUser.Tests;
+
+/// <summary>mtty's close semantics and removal rules as a vfio-user client sees them.</summary>
+public class MttyOverSocketTests
+{
+    private const uint Scratch = 7; // UART scratch register: plain storage
+
+    [Fact]
+    public void ReconnectFindsTheUartStateButNoInterruptWiring()
+    {
+        using var f = new MttyServerFixture();
+        using (var c = VfioUserClient.Connect(f.SocketPath))
+        {
+            c.GetInfo();
+            c.WriteRegion(0, Scratch, new byte[] { 0x5C });
+            using var intx = EventFd.Create();
+            c.SetIrqs(new VfioIrqSet(VfioIrqSetFlags.DataEventFd | VfioIrqSetFlags.ActionTrigger, 0, 0, 1, eventFds: [intx]));
+        }
+        Assert.True(SpinWait.SpinUntil(() => VfioDevice.FromMdev(f.Device)!.OpenCount == 0, TimeSpan.FromSeconds(30)));
+        using var again = VfioUserClient.Connect(f.SocketPath);
+        again.GetInfo();
+        var b = new byte[1];
+        again.ReadRegion(0, Scratch, b);
+        Assert.Equal(0x5C, b[0]);
+        // Close released INTx (mode none): disabling it again is EINVAL, as in the kernel sample.
+        var e = Assert.Throws<ErrnoException>(() => again.SetIrqs(new VfioIrqSet(VfioIrqSetFlags.DataNone | VfioIrqSetFlags.ActionTrigger, 0, 0, 0)));
+        Assert.Equal(Errno.EINVAL, e.Errno);
+    }
+
+    [Fact]
+    public void RemovingAnMttyInUseFailsWithEbusySinceItHasNoRequestIrq()
+    {
+        using var f = new MttyServerFixture(options: new VfioUserServiceOptions { RemoveTimeout = TimeSpan.FromMilliseconds(200) });
+        using var c = VfioUserClient.Connect(f.SocketPath);
+        c.GetInfo();
+        Assert.Equal(Errno.EINVAL, Assert.Throws<ErrnoException>(() => c.GetIrqInfo(VfioPci.ReqIrqIndex)).Errno);
+        Assert.Equal(Errno.EBUSY, Assert.Throws<ErrnoException>(() => f.Core.RemoveWrite(f.Device, "1\n"u8)).Errno);
+        Assert.Equal(Core.MdevDeviceState.Active, f.Device.State);
+        Assert.Equal(8u, c.GetRegionInfo(0).Size);
+        c.Dispose();
+        Assert.True(SpinWait.SpinUntil(() => VfioDevice.FromMdev(f.Device)!.OpenCount == 0, TimeSpan.FromSeconds(30)));
+        f.Core.RemoveWrite(f.Device, "1\n"u8);
+        Assert.False(File.Exists(f.SocketPath));
+    }
+}
