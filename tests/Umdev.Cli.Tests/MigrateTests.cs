@@ -162,7 +162,7 @@ public class MigrateTests
         for (int i = 0; i < 3; i++)
         {
             var late = Shell.Run("dotnet", Path.Combine(AppContext.BaseDirectory, "umdev.dll"), "migrate", uuid.ToString(),
-                "--from", a.Dir, "--to", b.Dir, "--timeout", "0.005");
+                "--from", a.Dir, "--to", b.Dir, "--timeout", "0.001");
             Assert.Equal(1, late.ExitCode);
             Assert.Contains("failed: ETIMEDOUT", late.Stderr);
             Assert.False(Exists(b, uuid));
