@@ -202,4 +202,17 @@ public class MigrateTests
         Assert.Equal("2", Available(a, "mtty-2"));
         using (var c = Connect(b, uuid)) Assert.Equal(Programmed, UartState.Observe(c));
     }
+
+    [Fact]
+    public void BadArgumentsAndAMissingDeviceAreOneLineErrors()
+    {
+        var (stdout, stderr) = (new StringWriter(), new StringWriter());
+        Assert.Equal(2, MigrateCommand.Run("not-a-uuid", "/nonexistent", "/nonexistent", 30, stdout, stderr));
+        Assert.Equal(2, MigrateCommand.Run(Guid.NewGuid().ToString(), "/nonexistent", "/nonexistent", 0, stdout, stderr));
+        stderr.GetStringBuilder().Clear();
+        Assert.Equal(1, MigrateCommand.Run(Guid.NewGuid().ToString(), "/nonexistent", "/nonexistent", 30, stdout, stderr));
+        Assert.StartsWith("umdev migrate: find the source device failed: ENODEV", stderr.ToString());
+        Assert.Single(stderr.ToString().Trim().Split('\n'));
+        Assert.Empty(stdout.ToString());
+    }
 }
