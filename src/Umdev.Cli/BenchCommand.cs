@@ -9,5 +9,6 @@ public static class BenchCommand
     {
         BenchSysfsCommand.Create(),
         BenchVfioUserCommand.Create(),
+        BenchMigrateCommand.Create(),
     };
 }

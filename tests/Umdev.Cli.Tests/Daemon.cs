@@ -46,8 +46,8 @@ public sealed class Daemon : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var a in (string[])[Path.Combine(AppContext.BaseDirectory, "umdev.dll"), "serve", "--sysfs", dir,
-                     "--sockets", Path.Combine(Path.GetTempPath(), "umdev-test-sockets"), .. extra])
+        string[] sockets = extra.Contains("--sockets") ? [] : ["--sockets", Path.Combine(Path.GetTempPath(), "umdev-test-sockets")];
+        foreach (var a in (string[])[Path.Combine(AppContext.BaseDirectory, "umdev.dll"), "serve", "--sysfs", dir, .. sockets, .. extra])
             psi.ArgumentList.Add(a);
         return new Daemon(Process.Start(psi)!, dir);
     }

@@ -14,7 +14,7 @@ namespace Umdev.VfioUser.Client;
 /// memory registered with <see cref="MapMemory"/>. Errors are <see cref="ErrnoException"/> carrying the
 /// server's errno.
 /// </summary>
-public sealed class VfioUserClient : IVfioClientDevice
+public sealed partial class VfioUserClient : IVfioClientDevice
 {
     public const uint MaxDataXferSize = 1 << 20;
     private const int MaxMessage = 16 + 16 + (int)MaxDataXferSize;
@@ -370,6 +370,12 @@ public sealed class VfioUserClient : IVfioClientDevice
         foreach (var fd in fds) fd.Dispose();
         fds.Clear();
     }
+
+    /// <summary>
+    /// Shuts the connection down without waiting for a call in progress (from another thread, e.g. a
+    /// watchdog): that call and every later one fail with ECONNRESET. Dispose still releases the client.
+    /// </summary>
+    public void Abort() => _transport.Shutdown();
 
     public void Dispose()
     {

@@ -51,6 +51,7 @@ public sealed partial class VfioUserSession
         if (count > _options.MaxDataXferSize) ThrowHelper.Throw(Errno.E2BIG, "transfer larger than max_data_xfer_size");
         if (region > MaxRegionIndex || offset > VfioPci.OffsetMask || count > VfioPci.OffsetMask + 1 - offset)
             ThrowHelper.Throw(Errno.EINVAL, "region access out of range");
+        RefuseWhileFrozen(region);
         return VfioPci.IndexToOffset(region) | offset;
     }
 
