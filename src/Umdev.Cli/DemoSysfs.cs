@@ -1,5 +1,6 @@
 using System.Text;
 using Umdev.Core;
+using Umdev.Interop;
 using Umdev.Sysfs;
 
 namespace Umdev.Cli;
@@ -37,7 +38,7 @@ public abstract class DemoSysfs : IDisposable
             var mount = SysfsMount.Start(core, dir);
             return new Mounted(mount, dir);
         }
-        catch (Exception e) when (e is Interop.ErrnoException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is ErrnoException or IOException or UnauthorizedAccessException)
         {
             Directory.Delete(dir);
             report.Line($"(sysfs over FUSE not available here: {e.Message}; the demo uses the in-process interface)");
@@ -50,21 +51,18 @@ public abstract class DemoSysfs : IDisposable
         public override string Describe => $"the sysfs tree mounted over FUSE at {root}";
 
         private string TypeDir(string typeId) => Path.Combine(root, ParentPath, "mdev_supported_types", typeId);
-        private string DeviceDir(string uuid) => Path.Combine(root, "bus/mdev/devices", uuid);
+        private string DeviceDir(string uuid) => DeviceMigration.DevicePath(root, Guid.Parse(uuid));
 
         public override string TypeAttribute(string typeId, string attribute) => File.ReadAllText(Path.Combine(TypeDir(typeId), attribute)).TrimEnd('\n');
 
-        public override void Create(string typeId, string written) => WriteFile(Path.Combine(TypeDir(typeId), "create"), written);
+        public override void Create(string typeId, string written) => AttributeFile.Write(Path.Combine(TypeDir(typeId), "create"), written);
 
-        public override void Remove(string uuid, string written) => WriteFile(Path.Combine(DeviceDir(uuid), "remove"), written);
+        public override void Remove(string uuid, string written) => AttributeFile.Write(Path.Combine(DeviceDir(uuid), "remove"), written);
 
         public override string IommuGroupLink(string uuid) => new FileInfo(Path.Combine(DeviceDir(uuid), "iommu_group")).LinkTarget ?? "";
 
-        public override string? SocketPath(string uuid)
-        {
-            string file = Path.Combine(DeviceDir(uuid), "vfio-user/socket");
-            return File.Exists(file) ? File.ReadAllText(file).TrimEnd('\n') : null;
-        }
+        public override string? SocketPath(string uuid) =>
+            File.Exists(Path.Combine(DeviceDir(uuid), "vfio-user/socket")) ? DeviceMigration.SocketOf(root, Guid.Parse(uuid)) : null;
 
         public override bool DeviceExists(string uuid) => Directory.Exists(DeviceDir(uuid));
 
@@ -72,13 +70,6 @@ public abstract class DemoSysfs : IDisposable
 
         public override void PrintDevice(string uuid, TextWriter output) =>
             SysfsTreePrinter.Print(Path.Combine(root, ParentPath, uuid), output, showContent: true);
-
-        /// <summary>One write(2), as <c>echo</c> does: sysfs acts on it and returns its errno to the writer.</summary>
-        private static void WriteFile(string path, string text)
-        {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 1, FileOptions.None);
-            stream.Write(Encoding.ASCII.GetBytes(text));
-        }
 
         public override void Dispose()
         {

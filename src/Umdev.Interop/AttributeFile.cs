@@ -6,13 +6,11 @@ namespace Umdev.Interop;
 /// <summary>Attribute files (sysfs) written the way <c>echo</c> does it, keeping the errno the file returns.</summary>
 public static class AttributeFile
 {
-    private const int O_WRONLY = 0x1;
-
     /// <summary>One open + one write(2) of <paramref name="text"/>; failures are <see cref="ErrnoException"/> with the errno.</summary>
     public static unsafe void Write(string path, string text)
     {
         byte[] bytes = Encoding.UTF8.GetBytes(text);
-        int fd = Libc.Open(path, O_WRONLY | Libc.O_CLOEXEC);
+        int fd = Libc.Open(path, Libc.O_WRONLY | Libc.O_CLOEXEC);
         if (fd < 0) ThrowHelper.ThrowLastError($"open {path}");
         try
         {

@@ -18,6 +18,7 @@ internal static partial class Libc
         public short REvents;
     }
 
+    internal const int O_WRONLY = 0x1;
     internal const int O_RDWR = 0x2;
     internal const int O_NONBLOCK = 0x800;
     internal const int O_CLOEXEC = 0x80000;
