@@ -34,30 +34,25 @@ public static class BenchMigrateCommand
         return command;
     }
 
-    /// <summary>One in-process daemon: what <c>umdev serve</c> wires together.</summary>
+    /// <summary>One in-process daemon (what <c>umdev serve</c> runs) on a temporary directory.</summary>
     private sealed class Daemon : IDisposable
     {
         private readonly string _root = Directory.CreateTempSubdirectory("umdev-bench-mig-").FullName;
-        public readonly MdevCore Core = new();
-        private readonly SysfsMount _mount;
-        private readonly VfioUserService _service;
-        public readonly MdevParent Mtty;
+        private readonly UmdevDaemon _daemon;
 
         public Daemon(int ports)
         {
             Directory.CreateDirectory(Sysfs);
-            _mount = SysfsMount.Start(Core, Sysfs);
-            _service = new VfioUserService(Core, Path.Combine(_root, "sockets"), NullLoggerFactory.Instance);
-            Mtty = Devices.Mtty.Mtty.Register(Core, new MttyOptions(ports));
+            _daemon = UmdevDaemon.Start(Sysfs, Path.Combine(_root, "sockets"), ports, NullLoggerFactory.Instance);
         }
 
         public string Sysfs => Path.Combine(_root, "sys");
+        public MdevCore Core => _daemon.Core;
+        public MdevParent Mtty => _daemon.Mtty;
 
         public void Dispose()
         {
-            _mount.Dispose();
-            Devices.Mtty.Mtty.Unregister(Core, Mtty);
-            _service.Dispose();
+            _daemon.Dispose();
             try { Directory.Delete(_root, true); } catch (IOException) { }
         }
     }

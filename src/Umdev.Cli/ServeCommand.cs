@@ -66,22 +66,13 @@ public static class ServeCommand
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
 
-        var core = new MdevCore();
-        core.AddObserver(new DeviceLog(loggers.CreateLogger("umdev.mdev")));
-        MdevParent? mtty = null;
-        SysfsMount? mount = null;
-        VfioUserService? vfioUser = null;
+        UmdevDaemon? daemon = null;
         try
         {
             string dir = sysfsDir ?? DefaultSysfs;
             if (sysfsDir is null) Directory.CreateDirectory(dir);
-            // Mount first: a start-up failure then prints its one message and nothing else. The tree is
-            // computed, so the parent appears in it as it registers.
-            mount = SysfsMount.Start(core, dir, loggers.CreateLogger("umdev.sysfs"));
-            vfioUser = new VfioUserService(core, socketsDir, loggers,
-                new VfioUserServiceOptions { RemoveTimeout = removeTimeout ?? new VfioUserServiceOptions().RemoveTimeout });
-            mtty = Mtty.Register(core, new MttyOptions(mttyPorts));
-            stdout.WriteLine($"ready {mount.MountPoint}");
+            daemon = UmdevDaemon.Start(dir, socketsDir, mttyPorts, loggers, removeTimeout, new DeviceLog(loggers.CreateLogger("umdev.mdev")));
+            stdout.WriteLine($"ready {daemon.Mount.MountPoint}");
             stdout.Flush();
             stop.Wait();
             return 0;
@@ -103,9 +94,7 @@ public static class ServeCommand
         }
         finally
         {
-            mount?.Dispose();
-            if (mtty is not null) Mtty.Unregister(core, mtty);
-            vfioUser?.Dispose();
+            daemon?.Dispose();
         }
     }
 }
