@@ -68,7 +68,11 @@ public static class CpuAffinity
     {
         ulong* mask = stackalloc ulong[16];
         new Span<ulong>(mask, 16).Clear();
-        foreach (int cpu in cpus) mask[cpu / 64] |= 1UL << (cpu % 64);
+        foreach (int cpu in cpus)
+        {
+            if ((uint)cpu >= 16 * 64) ThrowHelper.Throw(Errno.EINVAL, $"cpu {cpu} out of range");
+            mask[cpu / 64] |= 1UL << (cpu % 64);
+        }
         if (Libc.SchedSetAffinity(0, 16 * 8, mask) != 0) ThrowHelper.ThrowLastError("sched_setaffinity");
     }
 }
