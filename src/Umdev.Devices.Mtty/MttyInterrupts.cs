@@ -13,7 +13,6 @@ internal sealed class MttyInterrupts
     private enum Mode { None = -1, Intx = 0, Msi = 1 }
 
     private readonly Func<bool> _levelPending;
-    private Mode _mode = Mode.None;
     private EventFdReference? _intx;
     private EventFdReference? _msi;
     private bool _intxMasked;
@@ -21,7 +20,8 @@ internal sealed class MttyInterrupts
     /// <param name="levelPending">Whether an enabled interrupt condition is pending on any port.</param>
     public MttyInterrupts(Func<bool> levelPending) => _levelPending = levelPending;
 
-    public bool IntxMasked => _intxMasked;
+    // The mode follows from which eventfd is attached (at most one: attaching needs the other disabled).
+    private Mode CurrentMode => _intx is not null ? Mode.Intx : _msi is not null ? Mode.Msi : Mode.None;
 
     /// <summary>Raises the interrupt <paramref name="times"/> times (one per event).</summary>
     public void Raise(int times)
@@ -31,11 +31,11 @@ internal sealed class MttyInterrupts
 
     public void Raise()
     {
-        if (_mode == Mode.Msi)
+        if (_msi is not null)
         {
-            _msi?.Signal();
+            _msi.Signal();
         }
-        else if (_mode == Mode.Intx && _intx is not null && !_intxMasked)
+        else if (_intx is not null && !_intxMasked)
         {
             _intx.Signal();
             _intxMasked = true; // auto-mask until the user unmasks
@@ -72,7 +72,7 @@ internal sealed class MttyInterrupts
         {
             case VfioIrqSetFlags.ActionMask or VfioIrqSetFlags.ActionUnmask:
                 bool mask = set.Action == VfioIrqSetFlags.ActionMask;
-                if (_mode != Mode.Intx || set.Start != 0 || set.Count != 1)
+                if (CurrentMode != Mode.Intx || set.Start != 0 || set.Count != 1)
                     ThrowHelper.Throw(Errno.EINVAL, "INTx is not enabled");
                 if (set.DataType == VfioIrqSetFlags.DataEventFd)
                     ThrowHelper.Throw(Errno.ENOTTY, "no mask/unmask eventfd support");
@@ -105,13 +105,13 @@ internal sealed class MttyInterrupts
 
     private void Trigger(in VfioIrqSet set, Mode index)
     {
-        if (_mode == index && set.Count == 0 && set.DataType == VfioIrqSetFlags.DataNone)
+        if (CurrentMode == index && set.Count == 0 && set.DataType == VfioIrqSetFlags.DataNone)
         {
             Disable(index);
             return;
         }
-        if ((_mode != index && _mode != Mode.None) || set.Start != 0 || set.Count != 1)
-            ThrowHelper.Throw(Errno.EINVAL, $"cannot set {index} trigger in mode {_mode}");
+        if ((CurrentMode != index && CurrentMode != Mode.None) || set.Start != 0 || set.Count != 1)
+            ThrowHelper.Throw(Errno.EINVAL, $"cannot set {index} trigger in mode {CurrentMode}");
         if (set.DataType == VfioIrqSetFlags.DataEventFd)
         {
             Disable(index);
@@ -120,10 +120,9 @@ internal sealed class MttyInterrupts
             var reference = eventFd.AddReference(); // EBADF if the descriptor is already closed
             if (index == Mode.Intx) _intx = reference;
             else _msi = reference;
-            _mode = index;
             return;
         }
-        if (_mode != index) ThrowHelper.Throw(Errno.EINVAL, $"{index} is not enabled");
+        if (CurrentMode != index) ThrowHelper.Throw(Errno.EINVAL, $"{index} is not enabled");
         if (set.DataType == VfioIrqSetFlags.DataNone || set.Data[0] != 0) Raise();
     }
 
@@ -150,7 +149,6 @@ internal sealed class MttyInterrupts
         _intx.Dispose();
         _intx = null;
         _intxMasked = false;
-        _mode = Mode.None;
     }
 
     private void DisableMsi()
@@ -158,6 +156,5 @@ internal sealed class MttyInterrupts
         if (_msi is null) return;
         _msi.Dispose();
         _msi = null;
-        _mode = Mode.None;
     }
 }

@@ -46,7 +46,7 @@ public sealed class VfioDevice
     /// <summary>Unregisters the device (from the driver's remove).</summary>
     public static void Unregister(MdevDevice mdev)
     {
-        (mdev.DriverData as VfioDevice)?.Migration?.Shutdown();
+        FromMdev(mdev)?.Migration?.Shutdown();
         mdev.DriverData = null;
     }
 

@@ -44,16 +44,12 @@ public static class VfioDeviceFeature
                 return 8;
             case MigDeviceState:
                 if (!Check(flags, data, Get | Set, 8)) return 0;
+                // data_fd is -1 whatever happens (also on a failed SET): in process the session is the returned object.
+                BinaryPrimitives.WriteInt32LittleEndian(data[4..], -1);
                 if ((flags & Get) != 0)
-                {
                     BinaryPrimitives.WriteUInt32LittleEndian(data, (uint)device.GetDeviceState());
-                }
                 else
-                {
-                    BinaryPrimitives.WriteInt32LittleEndian(data[4..], -1);
                     dataFile = device.SetDeviceState((VfioMigrationState)BinaryPrimitives.ReadUInt32LittleEndian(data));
-                }
-                BinaryPrimitives.WriteInt32LittleEndian(data[4..], -1); // in process the session is the returned object
                 return 8;
             case MigDataSize:
                 if (!Check(flags, data, Get, 8)) return 0;

@@ -15,7 +15,8 @@ public sealed class VfioMigration
 
     private readonly Lock _stateLock = new();
     private readonly IVfioMigrationDriver _driver;
-    private S _state = S.Running;
+    // Written under _stateLock; read without it (a region access checks it on every message).
+    private volatile S _state = S.Running;
     private VfioMigrationSaveStream? _saving;
     private VfioMigrationResumeStream? _resuming;
     private bool _unregistered;
@@ -29,10 +30,7 @@ public sealed class VfioMigration
 
     public VfioMigrationFlags Flags => _driver.MigrationFlags;
 
-    public S State
-    {
-        get { lock (_stateLock) return _state; }
-    }
+    public S State => _state;
 
     public ulong StopCopySize => _driver.GetStopCopySize();
 

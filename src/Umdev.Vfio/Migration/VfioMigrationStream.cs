@@ -14,11 +14,6 @@ public abstract class VfioMigrationStream
     private protected int Position;
     private protected bool Disabled;
 
-    public bool IsDisabled
-    {
-        get { lock (Sync) return Disabled; }
-    }
-
     /// <summary>Ends the session: the data is dropped and the stream refuses every access.</summary>
     internal void Disable()
     {
