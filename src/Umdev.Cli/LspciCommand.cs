@@ -53,17 +53,15 @@ public static class LspciCommand
     /// <summary>Reads config space and BAR sizes from any device and formats them with the guest's lspci formatter.</summary>
     public static string Describe(IVfioClientDevice device, int hexBytes)
     {
-        var configInfo = device.GetRegionInfo(VfioPci.ConfigRegionIndex);
-        var config = new byte[256];
-        device.ReadRegion(VfioPci.ConfigRegionIndex, 0, config.AsSpan(0, (int)Math.Min(configInfo.Size, 256)));
+        var config = new PciConfigAccess(device).ReadAll();
         var bars = new List<PciBar>();
         for (uint i = 0; i <= VfioPci.Bar5RegionIndex; i++)
         {
             ulong size = device.GetRegionInfo(i).Size;
             if (size == 0 || size > uint.MaxValue) continue;
-            uint raw = BinaryPrimitives.ReadUInt32LittleEndian(config.AsSpan(0x10 + 4 * (int)i));
-            bool io = (raw & 1) != 0;
-            bars.Add(new PciBar((int)i, io, (uint)size, raw & (io ? ~3u : ~0xFu)));
+            uint raw = BinaryPrimitives.ReadUInt32LittleEndian(config.AsSpan(PciRegisters.Bar0 + 4 * (int)i));
+            bool io = (raw & PciRegisters.BarIoSpace) != 0;
+            bars.Add(new PciBar((int)i, io, (uint)size, raw & (io ? PciRegisters.BarIoAddressMask : PciRegisters.BarMemAddressMask)));
         }
         return LspciFormatter.Format(config, bars, "00:00.0", hexBytes: hexBytes);
     }

@@ -53,7 +53,7 @@ public static class LspciFormatter
     }
 
     /// <summary>The hex dump lines (<c>00: 48 43 …</c>), 16 bytes each.</summary>
-    public static void AppendHex(StringBuilder sb, ReadOnlySpan<byte> config, int length)
+    private static void AppendHex(StringBuilder sb, ReadOnlySpan<byte> config, int length)
     {
         for (int row = 0; row < length; row += 16)
         {

@@ -7,7 +7,20 @@ namespace Umdev.Guest;
 /// <summary>Config-space accesses of a guest, carried to the device's config region (index 7).</summary>
 public sealed class PciConfigAccess(IVfioClientDevice device)
 {
+    private int? _size;
+
     public IVfioClientDevice Device { get; } = device;
+
+    /// <summary>Bytes of config space the device offers: its config region's size, at most 256.</summary>
+    public int Size => _size ??= (int)Math.Min(Device.GetRegionInfo(VfioPci.ConfigRegionIndex).Size, 256);
+
+    /// <summary>The whole config space as a 256-byte image (bytes past <see cref="Size"/> are 0).</summary>
+    public byte[] ReadAll()
+    {
+        var bytes = new byte[256];
+        Read(0, bytes.AsSpan(0, Size));
+        return bytes;
+    }
 
     public byte Read8(int offset)
     {

@@ -71,16 +71,6 @@ public sealed class Serial8250Port(IVfioClientDevice device, int line, PciBar ba
         In(Uart.Msr);
     }
 
-    /// <summary>Reads the divisor back through the latch (DLAB set, then restored).</summary>
-    public ushort ReadDivisor()
-    {
-        byte lcr = In(Uart.Lcr);
-        Out(Uart.Lcr, (byte)(lcr | Uart.LcrDlab));
-        ushort divisor = (ushort)(In(Uart.Dll) | In(Uart.Dlm) << 8);
-        Out(Uart.Lcr, lcr);
-        return divisor;
-    }
-
     public void Shutdown()
     {
         Out(Uart.Ier, 0);

@@ -22,14 +22,10 @@ public sealed class SerialCardGuest
     public PciFunction Function { get; }
     public IReadOnlyList<Serial8250Port> Ports { get; }
 
-    /// <summary>Size of the config region the device reports.</summary>
-    public int ConfigSize { get; private init; }
-
     public static SerialCardGuest Boot(IVfioClientDevice device, IReadOnlyList<uint>? ioBases = null, byte irq = PciFirmware.DocumentedInterruptLine)
     {
         var info = device.GetInfo();
         if ((info.Flags & VfioDeviceFlags.Pci) == 0) ThrowHelper.Throw(Errno.ENODEV, "not a PCI device");
-        var configRegion = device.GetRegionInfo(VfioPci.ConfigRegionIndex);
         var config = new PciConfigAccess(device);
         var function = PciFirmware.Configure(config, ioBases ?? PciFirmware.DocumentedIoBases, irq);
         var ports = new List<Serial8250Port>();
@@ -39,19 +35,11 @@ public sealed class SerialCardGuest
             port.Probe();
             ports.Add(port);
         }
-        return new SerialCardGuest(device, config, function, ports) { ConfigSize = (int)Math.Min(configRegion.Size, 256) };
-    }
-
-    /// <summary>The whole config space as the guest reads it now.</summary>
-    public byte[] ReadConfigSpace()
-    {
-        var bytes = new byte[256];
-        Config.Read(0, bytes.AsSpan(0, ConfigSize));
-        return bytes;
+        return new SerialCardGuest(device, config, function, ports);
     }
 
     public string Lspci(string slot = "00:05.0", int hexBytes = 64) =>
-        LspciFormatter.Format(ReadConfigSpace(), Function.Bars, slot, Ports.Count > 0 ? "serial" : null, hexBytes);
+        LspciFormatter.Format(Config.ReadAll(), Function.Bars, slot, Ports.Count > 0 ? "serial" : null, hexBytes);
 
     /// <summary>Starts every port and loops one message through each at once, driven by INTx.</summary>
     public LoopbackResult Loopback(Func<Serial8250Port, byte[]> message, int quietTimeoutMs = 5000)
