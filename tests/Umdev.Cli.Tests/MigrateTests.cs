@@ -13,8 +13,6 @@ public class MigrateTests
     /// <summary>Two daemons, each with its own mount and socket directory.</summary>
     private sealed class TwoDaemons : IDisposable
     {
-        private readonly List<string> _sockets = [];
-
         public TwoDaemons(int sourcePorts, int destinationPorts)
         {
             try
@@ -32,21 +30,12 @@ public class MigrateTests
         public Daemon Source { get; } = null!;
         public Daemon Destination { get; } = null!;
 
-        private Daemon Start(int ports)
-        {
-            string sockets = Directory.CreateTempSubdirectory("umdev-mig-sock-").FullName;
-            _sockets.Add(sockets);
-            return Daemon.Start(null, "--sockets", sockets, "--mtty-ports", ports.ToString());
-        }
+        private static Daemon Start(int ports) => Daemon.Start(null, "--mtty-ports", ports.ToString());
 
         public void Dispose()
         {
             Source?.Dispose();
             Destination?.Dispose();
-            foreach (var d in _sockets)
-            {
-                try { Directory.Delete(d, true); } catch (IOException) { }
-            }
         }
     }
 
