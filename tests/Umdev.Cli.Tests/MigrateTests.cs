@@ -91,7 +91,7 @@ public class MigrateTests
         ProgramUart(a, uuid);
 
         var result = Migrate(uuid, a, b);
-        Assert.True(result.ExitCode == 0, result.Stderr + result.Stdout);
+        result.AssertSuccess();
         Assert.Contains("96 stream bytes", result.Stdout);
 
         Assert.False(Exists(a, uuid));
