@@ -21,6 +21,9 @@ public sealed class Daemon : IDisposable
         _stderr = process.StandardError.ReadToEndAsync();
     }
 
+    /// <summary>The built umdev command next to the tests.</summary>
+    public static string UmdevDll => Path.Combine(AppContext.BaseDirectory, "umdev.dll");
+
     public string Dir { get; }
 
     /// <summary>The directory of the devices' vfio-user sockets (<c>--sockets</c>), this daemon's alone.</summary>
@@ -53,7 +56,7 @@ public sealed class Daemon : IDisposable
             UseShellExecute = false,
         };
         string socketDir = Directory.CreateTempSubdirectory("umdev-serve-sock-").FullName;
-        foreach (var a in (string[])[Path.Combine(AppContext.BaseDirectory, "umdev.dll"), "serve", "--sysfs", dir, "--sockets", socketDir, .. extra])
+        foreach (var a in (string[])[UmdevDll, "serve", "--sysfs", dir, "--sockets", socketDir, .. extra])
             psi.ArgumentList.Add(a);
         return new Daemon(Process.Start(psi)!, dir, socketDir);
     }
