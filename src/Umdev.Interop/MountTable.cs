@@ -62,7 +62,7 @@ public static class MountTable
     /// <summary>stat(2) of a path: <see cref="Errno.None"/> if it answers, else its errno (ENOTCONN for a dead FUSE daemon).</summary>
     public static unsafe Errno Probe(string path)
     {
-        byte* buf = stackalloc byte[512];
+        byte* buf = stackalloc byte[Libc.StatSize];
         return Libc.Stat(path, buf) == 0 ? Errno.None : (Errno)Marshal.GetLastPInvokeError();
     }
 
