@@ -20,8 +20,9 @@ set +e
 dotnet test Umdev.slnx -c Release --no-build --nologo "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 # A real Linux guest under QEMU against `umdev serve` (docs/guest.md); skips itself when there is no
-# QEMU >= 10.1. Its "guest: N passed, M failed" line is added to the totals.
-tools/guest/guest-test.sh 2>&1 | tee -a "$log"
+# QEMU >= 10.1. Its "guest: N passed, M failed" line is added to the totals. It runs the umdev the
+# solution build above made instead of building its own copy through ./umdev.
+UMDEV_DLL=$PWD/src/Umdev.Cli/bin/Release/net10.0/umdev.dll tools/guest/guest-test.sh 2>&1 | tee -a "$log"
 grc=${PIPESTATUS[0]}
 set -e
 [ "$grc" -eq 0 ] || rc=1

@@ -90,6 +90,17 @@ public sealed class MdevCore
         _devices.Values.Where(d => d.Type == type && d.State == MdevDeviceState.Active)
             .OrderBy(d => d.Name, StringComparer.Ordinal).ToArray();
 
+    /// <summary>Active devices of a parent, counted without sorting or copying (a stat of a parent directory asks it).</summary>
+    public int CountDevices(MdevParent parent)
+    {
+        int n = 0;
+        foreach (var (_, d) in _devices)
+        {
+            if (d.Parent == parent && d.State == MdevDeviceState.Active) n++;
+        }
+        return n;
+    }
+
     /// <summary>A write to <c>create</c>: parses the UUID text with the kernel's rules, then creates.</summary>
     public MdevDevice Create(MdevType type, ReadOnlySpan<byte> written) => Create(type, MdevUuid.ParseCreateWrite(written));
 

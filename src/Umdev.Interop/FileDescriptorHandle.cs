@@ -61,17 +61,22 @@ public class FileDescriptorHandle : SafeHandleZeroOrMinusOneIsInvalid
         try
         {
             var pfd = new Libc.PollFd { Fd = Fd, Events = Libc.POLLIN };
-            while (true)
-            {
-                int rc = Libc.Poll(&pfd, 1, timeoutMs);
-                if (rc >= 0) return rc > 0;
-                if ((Errno)System.Runtime.InteropServices.Marshal.GetLastPInvokeError() != Errno.EINTR)
-                    ThrowHelper.ThrowLastError("poll");
-            }
+            return Poll(&pfd, 1, timeoutMs, "poll") > 0;
         }
         finally
         {
             if (added) DangerousRelease();
+        }
+    }
+
+    /// <summary>poll(2), restarted when a signal interrupts it (EINTR); the number of ready descriptors, 0 on timeout.</summary>
+    private protected static unsafe int Poll(Libc.PollFd* fds, nuint count, int timeoutMs, string what)
+    {
+        while (true)
+        {
+            int rc = Libc.Poll(fds, count, timeoutMs);
+            if (rc >= 0) return rc;
+            if ((Errno)System.Runtime.InteropServices.Marshal.GetLastPInvokeError() != Errno.EINTR) ThrowHelper.ThrowLastError(what);
         }
     }
 }

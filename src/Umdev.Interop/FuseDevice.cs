@@ -32,12 +32,8 @@ public sealed class FuseDevice : FileDescriptorHandle
             var fds = stackalloc Libc.PollFd[2];
             fds[0] = new Libc.PollFd { Fd = Fd, Events = Libc.POLLIN };
             fds[1] = new Libc.PollFd { Fd = stop.Fd, Events = Libc.POLLIN };
-            while (true)
-            {
-                int rc = Libc.Poll(fds, 2, -1);
-                if (rc > 0) return fds[1].REvents == 0;
-                if (rc < 0 && (Errno)Marshal.GetLastPInvokeError() != Errno.EINTR) ThrowHelper.ThrowLastError("poll /dev/fuse");
-            }
+            Poll(fds, 2, -1, "poll /dev/fuse"); // no timeout: returns only with a descriptor ready
+            return fds[1].REvents == 0;
         }
         finally
         {

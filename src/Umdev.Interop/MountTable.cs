@@ -6,10 +6,10 @@ namespace Umdev.Interop;
 /// <summary>mount(2), umount2(2) and the questions a daemon asks about its mount point.</summary>
 public static class MountTable
 {
-    /// <summary>Mounts a filesystem; errno is turned into <see cref="ErrnoException"/>.</summary>
-    public static void Mount(string source, string target, string fsType, string data, bool noSuidNoDevNoExec = true)
+    /// <summary>Mounts a filesystem nosuid,nodev,noexec; errno is turned into <see cref="ErrnoException"/>.</summary>
+    public static void Mount(string source, string target, string fsType, string data)
     {
-        ulong flags = noSuidNoDevNoExec ? Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC : 0;
+        const ulong flags = Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC;
         if (Libc.Mount(source, target, fsType, flags, data) != 0) ThrowHelper.ThrowLastError($"mount {target}");
     }
 
@@ -62,7 +62,7 @@ public static class MountTable
     /// <summary>stat(2) of a path: <see cref="Errno.None"/> if it answers, else its errno (ENOTCONN for a dead FUSE daemon).</summary>
     public static unsafe Errno Probe(string path)
     {
-        byte* buf = stackalloc byte[512];
+        byte* buf = stackalloc byte[Libc.StatSize];
         return Libc.Stat(path, buf) == 0 ? Errno.None : (Errno)Marshal.GetLastPInvokeError();
     }
 

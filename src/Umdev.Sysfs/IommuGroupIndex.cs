@@ -19,21 +19,26 @@ internal sealed class IommuGroupIndex : IMdevObserver
 
     public void Detach(MdevCore core) => core.RemoveObserver(this);
 
-    public MdevDevice? Find(int group) =>
-        _byGroup.TryGetValue(group, out var mdev) && mdev.State == MdevDeviceState.Active && mdev.IommuGroup == group ? mdev : null;
+    public MdevDevice? Find(int group) => _byGroup.TryGetValue(group, out var mdev) && Owns(group, mdev) ? mdev : null;
 
-    /// <summary>Active devices of a parent, counted without sorting or copying (a stat of a parent directory asks it).</summary>
-    public int CountDevices(MdevParent parent)
+    private static bool Owns(int group, MdevDevice mdev) => mdev.State == MdevDeviceState.Active && mdev.IommuGroup == group;
+
+    /// <summary>The devices that own their group, by group number.</summary>
+    public IEnumerable<MdevDevice> Devices => _byGroup.Where(g => Owns(g.Key, g.Value)).OrderBy(g => g.Key).Select(g => g.Value);
+
+    /// <summary>The groups with a device, counted without sorting or copying (a stat of iommu_groups asks it).</summary>
+    public int Count
     {
-        int n = 0;
-        foreach (var (_, mdev) in _byGroup)
+        get
         {
-            if (mdev.Parent == parent && mdev.State == MdevDeviceState.Active) n++;
+            int n = 0;
+            foreach (var (group, mdev) in _byGroup)
+            {
+                if (Owns(group, mdev)) n++;
+            }
+            return n;
         }
-        return n;
     }
-
-    public IEnumerable<int> Groups => _byGroup.Keys.Where(g => Find(g) is not null).Order();
 
     void IMdevObserver.OnDeviceAdded(MdevDevice mdev) => _byGroup[mdev.IommuGroup] = mdev;
 

@@ -37,12 +37,10 @@ internal static class StandardAttributes
 
     private static void StoreControl(ReadOnlySpan<byte> written)
     {
-        string text = System.Text.Encoding.ASCII.GetString(written);
-        if (text.EndsWith('\n')) text = text[..^1];
-        if (text is not ("auto" or "on")) ThrowHelper.Throw(Errno.EINVAL, "power/control takes 'auto' or 'on'");
+        if (WrittenName(written) is not ("auto" or "on")) ThrowHelper.Throw(Errno.EINVAL, "power/control takes 'auto' or 'on'");
     }
 
-    /// <summary>A name written to a bus/driver file, with the one trailing newline sysfs_streq ignores.</summary>
+    /// <summary>A word written to an attribute (a device name, a power/control value), without the one trailing newline sysfs_streq ignores.</summary>
     public static string WrittenName(ReadOnlySpan<byte> written)
     {
         string text = System.Text.Encoding.ASCII.GetString(written);

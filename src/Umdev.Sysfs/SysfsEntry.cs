@@ -21,15 +21,15 @@ public sealed class SysfsFile : SysfsEntry
     public SysfsFile(string path, MdevAttribute attribute, Func<bool>? alive = null) : base(path)
     {
         Attribute = attribute;
-        Alive = alive;
+        _alive = alive;
     }
+
+    private readonly Func<bool>? _alive;
 
     public MdevAttribute Attribute { get; }
 
     /// <summary>False once the owner (device, parent) is gone: open files then fail with ENODEV, as kernfs does.</summary>
-    public Func<bool>? Alive { get; }
-
-    public bool IsAlive => Alive?.Invoke() ?? true;
+    public bool IsAlive => _alive?.Invoke() ?? true;
 }
 
 /// <summary>A symbolic link with the relative target sysfs gives it.</summary>

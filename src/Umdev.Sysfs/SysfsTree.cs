@@ -18,18 +18,20 @@ public sealed class SysfsTree : IDisposable
     {
         _core = core;
         _groups.Attach(core);
+        Root = new("", d =>
+        [
+            Bus(d.Child("bus")),
+            Class(d.Child("class")),
+            DeviceTree(d.Child("devices")),
+            Kernel(d.Child("kernel")),
+            Modules(d.Child("module")),
+        ]);
     }
 
     public void Dispose() => _groups.Detach(_core);
 
-    public SysfsDirectory Root => new("", d =>
-    [
-        Bus(d.Child("bus")),
-        Class(d.Child("class")),
-        DeviceTree(d.Child("devices")),
-        Kernel(d.Child("kernel")),
-        Modules(d.Child("module")),
-    ]);
+    /// <summary>The mount's root; its children are computed on every call, so one instance serves every request.</summary>
+    public SysfsDirectory Root { get; }
 
     /// <summary>Resolves a mount-relative path ("" is the root); null if nothing is there now.</summary>
     public SysfsEntry? Resolve(string path)
@@ -73,7 +75,7 @@ public sealed class SysfsTree : IDisposable
         (d, name) => MdevUuid.TryParse(name, out _)
             ? _core.FindDevice(name) is { } m && m.Parent == parent && m.Name == name ? DeviceDir(m) : null
             : ParentOwnEntries(parent, d).FirstOrDefault(c => c.Name == name),
-        () => ParentOwnEntries(parent, null).Count(e => e is SysfsDirectory) + _groups.CountDevices(parent));
+        () => ParentOwnEntries(parent, null).Count(e => e is SysfsDirectory) + _core.CountDevices(parent));
 
     /// <summary>The parent directory without its device sub-directories.</summary>
     private IEnumerable<SysfsEntry> ParentOwnEntries(MdevParent parent, SysfsDirectory? dir)
@@ -102,15 +104,21 @@ public sealed class SysfsTree : IDisposable
         if (type.Description is not null)
             attributes.Add(MdevAttribute.Text("description", () => (type.Description ?? ThrowHelper.Throw<string>(Errno.ENODEV)) + "\n"));
         var entries = attributes.Select(a => (SysfsEntry)new SysfsFile(d.Child(a.Name), a, alive)).ToList();
-        entries.Add(new SysfsDirectory(d.Child("devices"),
-            devices => type.Devices.Select(m => new SysfsLink(devices.Child(m.Name), DevicePath(m))).ToArray(),
-            (devices, name) => _core.FindDevice(name) is { } m && m.Type == type && m.Name == name
-                ? new SysfsLink(devices.Child(name), DevicePath(m)) : null,
-            () => 0));
+        entries.Add(DeviceLinksDir(d.Child("devices"), () => type.Devices, m => m.Type == type));
         return entries;
     });
 
     private static string DevicePath(MdevDevice mdev) => SysfsPath.Combine(mdev.Parent.Spec.DevicePath, mdev.Name);
+
+    /// <summary>A directory of links to devices, one per device that <paramref name="belongs"/>, named by its UUID.</summary>
+    private SysfsDirectory DeviceLinksDir(string path, Func<IEnumerable<MdevDevice>> devices, Func<MdevDevice, bool> belongs) =>
+        new(path, d => devices().Select(m => DeviceLink(d, m)).ToArray(), (d, name) => DeviceLink(d, name, belongs), () => 0);
+
+    private static SysfsLink DeviceLink(SysfsDirectory dir, MdevDevice mdev) => new(dir.Child(mdev.Name), DevicePath(mdev));
+
+    /// <summary>The link named <paramref name="name"/> if it is the exact name of a device that <paramref name="belongs"/>.</summary>
+    private SysfsLink? DeviceLink(SysfsDirectory dir, string name, Func<MdevDevice, bool> belongs) =>
+        _core.FindDevice(name) is { } m && belongs(m) && m.Name == name ? DeviceLink(dir, m) : null;
 
     private SysfsDirectory DeviceDir(MdevDevice mdev) => new(DevicePath(mdev), d =>
     {
@@ -154,10 +162,7 @@ public sealed class SysfsTree : IDisposable
 
     private SysfsDirectory BusMdev(string path) => new(path, d =>
     [
-        new SysfsDirectory(d.Child("devices"),
-            devices => _core.Devices.Select(m => new SysfsLink(devices.Child(m.Name), DevicePath(m))).ToArray(),
-            (devices, name) => _core.FindDevice(name) is { } m && m.Name == name ? new SysfsLink(devices.Child(name), DevicePath(m)) : null,
-            () => 0),
+        DeviceLinksDir(d.Child("devices"), () => _core.Devices, _ => true),
         new SysfsDirectory(d.Child("drivers"), drivers => _core.Drivers.Select(drv => DriverDir(drv, drivers.Child(drv.Name))).ToArray()),
         new SysfsFile(d.Child("drivers_autoprobe"), new MdevAttribute("drivers_autoprobe", MdevAttribute.ReadWrite,
             () => $"{Volatile.Read(ref _driversAutoprobe)}\n",
@@ -170,27 +175,27 @@ public sealed class SysfsTree : IDisposable
         new SysfsFile(d.Child("uevent"), StandardAttributes.WriteOnlyUevent),
     ]);
 
-    private SysfsDirectory DriverDir(MdevDriver driver, string path) => new(path, d =>
-    {
-        var entries = new List<SysfsEntry>
-        {
-            // mdev_match never matches: binding happens only at creation, so bind always finds no device.
-            new SysfsFile(d.Child("bind"), new MdevAttribute("bind", MdevAttribute.WriteOnly, store: _ => ThrowHelper.Throw(Errno.ENODEV))),
-            new SysfsLink(d.Child("module"), $"module/{driver.Name}"),
-            new SysfsFile(d.Child("uevent"), StandardAttributes.WriteOnlyUevent),
-            new SysfsFile(d.Child("unbind"), new MdevAttribute("unbind", MdevAttribute.WriteOnly, store: written =>
-            {
-                // A device without a driver is not something the core models; remove it instead.
-                var mdev = _core.FindDevice(StandardAttributes.WrittenName(written));
-                ThrowHelper.Throw(mdev is not null && mdev.Driver == driver ? Errno.EBUSY : Errno.ENODEV);
-            })),
-        };
-        entries.AddRange(_core.Devices.Where(m => m.Driver == driver).Select(m => new SysfsLink(d.Child(m.Name), DevicePath(m))));
-        return entries;
-    }, (d, name) => MdevUuid.TryParse(name, out _)
-        ? _core.FindDevice(name) is { } m && m.Driver == driver && m.Name == name ? new SysfsLink(d.Child(name), DevicePath(m)) : null
-        : d.Children.FirstOrDefault(c => c.Name == name),
+    private SysfsDirectory DriverDir(MdevDriver driver, string path) => new(path,
+        d => DriverOwnEntries(driver, d).Concat(_core.Devices.Where(m => m.Driver == driver).Select(m => DeviceLink(d, m))).ToArray(),
+        (d, name) => MdevUuid.TryParse(name, out _)
+            ? DeviceLink(d, name, m => m.Driver == driver)
+            : DriverOwnEntries(driver, d).FirstOrDefault(c => c.Name == name),
         () => 0);
+
+    /// <summary>The driver directory without its device links.</summary>
+    private IEnumerable<SysfsEntry> DriverOwnEntries(MdevDriver driver, SysfsDirectory d) =>
+    [
+        // mdev_match never matches: binding happens only at creation, so bind always finds no device.
+        new SysfsFile(d.Child("bind"), new MdevAttribute("bind", MdevAttribute.WriteOnly, store: _ => ThrowHelper.Throw(Errno.ENODEV))),
+        new SysfsLink(d.Child("module"), $"module/{driver.Name}"),
+        new SysfsFile(d.Child("uevent"), StandardAttributes.WriteOnlyUevent),
+        new SysfsFile(d.Child("unbind"), new MdevAttribute("unbind", MdevAttribute.WriteOnly, store: written =>
+        {
+            // A device without a driver is not something the core models; remove it instead.
+            var mdev = _core.FindDevice(StandardAttributes.WrittenName(written));
+            ThrowHelper.Throw(mdev is not null && mdev.Driver == driver ? Errno.EBUSY : Errno.ENODEV);
+        })),
+    ];
 
     // ---- class/ -------------------------------------------------------------------------------------
 
@@ -210,10 +215,10 @@ public sealed class SysfsTree : IDisposable
     private SysfsDirectory Kernel(string path) => new(path, d =>
     [
         new SysfsDirectory(d.Child("iommu_groups"),
-            groups => _groups.Groups.Select(n => _groups.Find(n) is { } m ? IommuGroupDir(m, groups.Child(Num(n))) : null).OfType<SysfsEntry>().ToArray(),
+            groups => _groups.Devices.Select(m => IommuGroupDir(m, groups.Child(Num(m.IommuGroup)))).ToArray(),
             (groups, name) => int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && Num(n) == name &&
                 _groups.Find(n) is { } m ? IommuGroupDir(m, groups.Child(name)) : null,
-            () => _groups.Groups.Count()),
+            () => _groups.Count),
     ]);
 
     private static string Num(int n) => n.ToString(CultureInfo.InvariantCulture);

@@ -4,8 +4,8 @@ using Umdev.Interop;
 namespace Umdev.Cli.Tests;
 
 /// <summary>
-/// A real <c>umdev serve</c> process (the built umdev.dll next to the tests) on a temporary mount point;
-/// disposing stops it with SIGTERM and removes what it left.
+/// A real <c>umdev serve</c> process (the built umdev.dll next to the tests) on a temporary mount point, with
+/// its own temporary socket directory; disposing stops it with SIGTERM and removes what it left.
 /// </summary>
 public sealed class Daemon : IDisposable
 {
@@ -13,14 +13,21 @@ public sealed class Daemon : IDisposable
     private readonly Process _process;
     private readonly Task<string> _stderr;
 
-    private Daemon(Process process, string dir)
+    private Daemon(Process process, string dir, string socketDir)
     {
         _process = process;
         Dir = dir;
+        SocketDir = socketDir;
         _stderr = process.StandardError.ReadToEndAsync();
     }
 
+    /// <summary>The built umdev command next to the tests.</summary>
+    public static string UmdevDll => Path.Combine(AppContext.BaseDirectory, "umdev.dll");
+
     public string Dir { get; }
+
+    /// <summary>The directory of the devices' vfio-user sockets (<c>--sockets</c>), this daemon's alone.</summary>
+    public string SocketDir { get; }
     public int Pid => _process.Id;
     public bool HasExited => _process.HasExited;
 
@@ -33,7 +40,9 @@ public sealed class Daemon : IDisposable
         if (line != $"ready {dir}")
         {
             daemon.Kill();
-            throw new InvalidOperationException($"umdev serve did not get ready (stdout: {line}): {daemon.Stderr()}");
+            string stderr = daemon.Stderr();
+            daemon.Dispose();
+            throw new InvalidOperationException($"umdev serve did not get ready (stdout: {line}): {stderr}");
         }
         return daemon;
     }
@@ -46,10 +55,10 @@ public sealed class Daemon : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        string[] sockets = extra.Contains("--sockets") ? [] : ["--sockets", Path.Combine(Path.GetTempPath(), "umdev-test-sockets")];
-        foreach (var a in (string[])[Path.Combine(AppContext.BaseDirectory, "umdev.dll"), "serve", "--sysfs", dir, .. sockets, .. extra])
+        string socketDir = Directory.CreateTempSubdirectory("umdev-serve-sock-").FullName;
+        foreach (var a in (string[])[UmdevDll, "serve", "--sysfs", dir, "--sockets", socketDir, .. extra])
             psi.ArgumentList.Add(a);
-        return new Daemon(Process.Start(psi)!, dir);
+        return new Daemon(Process.Start(psi)!, dir, socketDir);
     }
 
     public string? ReadLine()
@@ -85,6 +94,7 @@ public sealed class Daemon : IDisposable
         }
         if (MountTable.Probe(Dir) == Errno.ENOTCONN) MountTable.DetachUnmount(Dir);
         try { Directory.Delete(Dir); } catch (IOException) { }
+        try { Directory.Delete(SocketDir, true); } catch (IOException) { }
         _process.Dispose();
     }
 }

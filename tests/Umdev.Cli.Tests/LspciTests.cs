@@ -1,8 +1,5 @@
-using Microsoft.Extensions.Logging.Abstractions;
-using Umdev.Core;
-using Umdev.Devices.Mtty;
 using Umdev.Guest;
-using Umdev.VfioUser;
+using Umdev.VfioUser.Tests;
 
 namespace Umdev.Cli.Tests;
 
@@ -34,30 +31,18 @@ public class LspciTests
     [Fact]
     public void LspciShowsAServedMttyThroughItsSocket()
     {
-        string dir = Path.Combine("/tmp", "vuc-" + Guid.NewGuid().ToString("N")[..10]);
-        var core = new MdevCore();
-        var parent = Mtty.Register(core);
-        using var service = new VfioUserService(core, dir, NullLoggerFactory.Instance);
-        var mdev = core.Create(parent.FindType("mtty-2")!, Guid.NewGuid());
-        try
-        {
-            var output = new StringWriter();
-            var error = new StringWriter();
-            Assert.Equal(0, LspciCommand.Run(mdev.Name, dir, false, output, error));
-            string text = output.ToString();
-            Assert.StartsWith("00:00.0 Serial controller: Device 4348:3253 (rev 10) (prog-if 02 [16550])\n", text);
-            Assert.Contains("\tRegion 0: I/O ports at 0 [size=8]\n", text);
-            Assert.Contains("\tRegion 1: I/O ports at 0 [size=8]\n", text);
-            Assert.Contains("\n00: 48 43 53 32 ", text);
-            Assert.Equal(5, text.Split('\n').Count(l => l.Length > 0 && !l.StartsWith('\t'))); // header line + 4 hex rows
-            Assert.Equal(1, LspciCommand.Run(Guid.NewGuid().ToString(), dir, false, new StringWriter(), error));
-            Assert.Equal(2, LspciCommand.Run("not-a-uuid", dir, false, new StringWriter(), new StringWriter()));
-        }
-        finally
-        {
-            service.Dispose();
-            Mtty.Unregister(core, parent);
-            try { Directory.Delete(dir, true); } catch (IOException) { }
-        }
+        using var served = new MttyServerFixture();
+        string dir = served.Directory;
+        var output = new StringWriter();
+        var error = new StringWriter();
+        Assert.Equal(0, LspciCommand.Run(served.Device.Name, dir, false, output, error));
+        string text = output.ToString();
+        Assert.StartsWith("00:00.0 Serial controller: Device 4348:3253 (rev 10) (prog-if 02 [16550])\n", text);
+        Assert.Contains("\tRegion 0: I/O ports at 0 [size=8]\n", text);
+        Assert.Contains("\tRegion 1: I/O ports at 0 [size=8]\n", text);
+        Assert.Contains("\n00: 48 43 53 32 ", text);
+        Assert.Equal(5, text.Split('\n').Count(l => l.Length > 0 && !l.StartsWith('\t'))); // header line + 4 hex rows
+        Assert.Equal(1, LspciCommand.Run(Guid.NewGuid().ToString(), dir, false, new StringWriter(), error));
+        Assert.Equal(2, LspciCommand.Run("not-a-uuid", dir, false, new StringWriter(), new StringWriter()));
     }
 }

@@ -13,8 +13,6 @@ public class MigrateTests
     /// <summary>Two daemons, each with its own mount and socket directory.</summary>
     private sealed class TwoDaemons : IDisposable
     {
-        private readonly List<string> _sockets = [];
-
         public TwoDaemons(int sourcePorts, int destinationPorts)
         {
             try
@@ -32,26 +30,17 @@ public class MigrateTests
         public Daemon Source { get; } = null!;
         public Daemon Destination { get; } = null!;
 
-        private Daemon Start(int ports)
-        {
-            string sockets = Directory.CreateTempSubdirectory("umdev-mig-sock-").FullName;
-            _sockets.Add(sockets);
-            return Daemon.Start(null, "--sockets", sockets, "--mtty-ports", ports.ToString());
-        }
+        private static Daemon Start(int ports) => Daemon.Start(null, "--mtty-ports", ports.ToString());
 
         public void Dispose()
         {
             Source?.Dispose();
             Destination?.Dispose();
-            foreach (var d in _sockets)
-            {
-                try { Directory.Delete(d, true); } catch (IOException) { }
-            }
         }
     }
 
     private static Shell.Result Migrate(Guid uuid, Daemon from, Daemon to) =>
-        Shell.Run("dotnet", Path.Combine(AppContext.BaseDirectory, "umdev.dll"), "migrate", uuid.ToString(), "--from", from.Dir, "--to", to.Dir);
+        Shell.Run("dotnet", Daemon.UmdevDll, "migrate", uuid.ToString(), "--from", from.Dir, "--to", to.Dir);
 
     private static void Create(Daemon d, string type, Guid uuid) => AttributeFile.Write(Path.Combine(d.Dir, Types, type, "create"), uuid.ToString());
 
@@ -102,7 +91,7 @@ public class MigrateTests
         ProgramUart(a, uuid);
 
         var result = Migrate(uuid, a, b);
-        Assert.True(result.ExitCode == 0, result.Stderr + result.Stdout);
+        result.AssertSuccess();
         Assert.Contains("96 stream bytes", result.Stdout);
 
         Assert.False(Exists(a, uuid));
@@ -161,7 +150,7 @@ public class MigrateTests
         ProgramUart(a, uuid); // Observe above drained the FIFO
         for (int i = 0; i < 3; i++)
         {
-            var late = Shell.Run("dotnet", Path.Combine(AppContext.BaseDirectory, "umdev.dll"), "migrate", uuid.ToString(),
+            var late = Shell.Run("dotnet", Daemon.UmdevDll, "migrate", uuid.ToString(),
                 "--from", a.Dir, "--to", b.Dir, "--timeout", "0.001");
             Assert.Equal(1, late.ExitCode);
             Assert.Contains("failed: ETIMEDOUT", late.Stderr);

@@ -1,4 +1,5 @@
 using Umdev.Interop;
+using Umdev.Sysfs;
 
 namespace Umdev.Cli.Tests;
 
@@ -14,7 +15,7 @@ public class ServeTests
     public void ServesUntilASignalThenUnmountsAndExitsCleanly(string signal)
     {
         using var daemon = Daemon.Start(extra: ["--mtty-ports", "6"]);
-        Assert.Equal(MountTableType, MountTable.FileSystemAt(daemon.Dir));
+        Assert.Equal(SysfsMount.FileSystemType, MountTable.FileSystemAt(daemon.Dir));
         Assert.Equal("3\n", Available(daemon.Dir, "mtty-2"));
         daemon.Signal(signal);
         Assert.Equal(0, daemon.WaitForExit());
@@ -23,8 +24,6 @@ public class ServeTests
         Assert.Contains("parent mtty registered with types mtty-1, mtty-2", log);
         Assert.Contains("shutting down", log);
     }
-
-    private const string MountTableType = "fuse.umdev";
 
     [Fact]
     public void ASecondDaemonOnTheSameDirectoryIsRefusedAndTheFirstKeepsServing()
@@ -64,8 +63,6 @@ public class ServeTests
         Assert.Equal("umdev serve: mount point /nonexistent/umdev-sys does not exist\n", daemon.Stderr());
     }
 
-    private static string UmdevDll => Path.Combine(AppContext.BaseDirectory, "umdev.dll");
-
     [Fact]
     public void NoFuseIsOneClearError()
     {
@@ -75,7 +72,7 @@ public class ServeTests
             // A private mount namespace with an empty /dev: no /dev/fuse.
             var r = Shell.Run("/usr/bin/unshare", "-m", "--propagation", "private", "/bin/bash", "-c",
                 "mount -t tmpfs none /dev && exec dotnet \"$0\" serve --sysfs \"$1\" --sockets \"$1\"",
-                UmdevDll, dir);
+                Daemon.UmdevDll, dir);
             Assert.Equal(1, r.ExitCode);
             Assert.Equal("umdev serve: FUSE is not available: /dev/fuse missing (load the fuse module)\n", r.Stderr);
             Assert.Equal("", r.Stdout);
@@ -94,7 +91,7 @@ public class ServeTests
         try
         {
             var r = Shell.Run("/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
-                "/usr/bin/env", "HOME=/tmp", "DOTNET_CLI_HOME=/tmp", "dotnet", UmdevDll, "serve", "--sysfs", dir, "--sockets", dir);
+                "/usr/bin/env", "HOME=/tmp", "DOTNET_CLI_HOME=/tmp", "dotnet", Daemon.UmdevDll, "serve", "--sysfs", dir, "--sockets", dir);
             Assert.Equal(1, r.ExitCode);
             Assert.Matches(@"^umdev serve: no permission to (open /dev/fuse \(run as root\)|mount .* \(needs CAP_SYS_ADMIN\))\n$", r.Stderr);
         }

@@ -56,7 +56,8 @@ public class MountLifecycleTests
         {
             var e = Assert.Throws<ErrnoException>(() => SysfsMount.Start(t.Core, Path.Combine(link, Path.GetFileName(t.Dir))));
             Assert.Equal(Errno.EBUSY, e.Errno);
-            Assert.Equal(t.Dir, t.Mount.MountPoint);
+            // The symlinked path was resolved to the mounted directory and refused by the mount check.
+            Assert.Contains($"mount point {t.Dir} is busy: another umdev daemon is serving it", e.Message);
         }
         finally
         {

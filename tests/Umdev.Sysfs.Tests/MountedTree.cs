@@ -13,7 +13,16 @@ public sealed class MountedTree : IDisposable
         Core = new MdevCore();
         Parent = Mtty.Register(Core, new MttyOptions(ports));
         Dir = Directory.CreateTempSubdirectory("umdev-sysfs-").FullName;
-        Mount = SysfsMount.Start(Core, Dir);
+        try
+        {
+            Mount = SysfsMount.Start(Core, Dir);
+        }
+        catch
+        {
+            Mtty.Unregister(Core, Parent);
+            Directory.Delete(Dir);
+            throw;
+        }
     }
 
     public MdevCore Core { get; }

@@ -5,7 +5,23 @@ namespace Umdev.Sysfs.Tests;
 /// <summary>Runs a command as a separate process and captures what it printed.</summary>
 public static class Shell
 {
-    public sealed record Result(int ExitCode, string Stdout, string Stderr);
+    public sealed record Result(int ExitCode, string Stdout, string Stderr)
+    {
+        /// <summary>Asserts exit status 0; on failure shows <paramref name="context"/> and everything the command printed.</summary>
+        public Result AssertSuccess(string? context = null)
+        {
+            Assert.True(ExitCode == 0, $"{(context is null ? "" : context + ": ")}exit {ExitCode}: {Stderr}{Stdout}");
+            return this;
+        }
+
+        /// <summary>Asserts a non-zero exit status with <paramref name="message"/> on stderr.</summary>
+        public Result AssertFails(string message)
+        {
+            Assert.NotEqual(0, ExitCode);
+            Assert.Contains(message, Stderr);
+            return this;
+        }
+    }
 
     public static Result Run(string file, params string[] args) => Run(file, null, args);
 

@@ -10,7 +10,7 @@ public class TreeContentTests : IDisposable
     public TreeContentTests()
     {
         var r = Shell.Sh($"echo {U} > {_t.TypeDir("mtty-2")}/create");
-        Assert.True(r.ExitCode == 0, r.Stderr);
+        r.AssertSuccess();
     }
 
     public void Dispose() => _t.Dispose();
@@ -45,7 +45,7 @@ public class TreeContentTests : IDisposable
         foreach (var (path, modeAndSize) in expected)
         {
             var r = Shell.Sh($"ls -ld {_t.PathOf(path)}");
-            Assert.True(r.ExitCode == 0, r.Stderr);
+            r.AssertSuccess();
             string[] f = r.Stdout.Split(' ', StringSplitOptions.RemoveEmptyEntries);
             Assert.Equal(modeAndSize, $"{f[0]} {f[4]}");
             Assert.Equal(("root", "root"), (f[2], f[3]));
@@ -86,7 +86,7 @@ public class TreeContentTests : IDisposable
         foreach (var (path, content) in expected)
         {
             var r = Shell.Sh($"cat {_t.PathOf(path)}");
-            Assert.True(r.ExitCode == 0, $"{path}: {r.Stderr}");
+            r.AssertSuccess(path);
             Assert.Equal(content, r.Stdout);
         }
         var eio = Shell.Sh($"cat {_t.DeviceDir(U)}/power/autosuspend_delay_ms");
@@ -114,7 +114,7 @@ public class TreeContentTests : IDisposable
         foreach (var (path, target) in expected)
         {
             var r = Shell.Sh($"readlink {_t.PathOf(path)}");
-            Assert.True(r.ExitCode == 0, $"{path}: {r.Stderr}");
+            r.AssertSuccess(path);
             Assert.Equal(target + "\n", r.Stdout);
         }
         // What mdevctl relies on: canonicalising bus/mdev/devices/U lands in the parent directory.
@@ -126,7 +126,7 @@ public class TreeContentTests : IDisposable
     public void FindListsTheIommuGroupLinks()
     {
         const string V = "00000000-0000-0000-0000-0000000000aa";
-        Assert.Equal(0, Shell.Sh($"printf %s {V} > {_t.TypeDir("mtty-1")}/create").ExitCode);
+        Shell.Sh($"printf %s {V} > {_t.TypeDir("mtty-1")}/create").AssertSuccess();
         var r = Shell.Sh($"cd {_t.Dir} && find kernel/iommu_groups -type l | sort");
         Assert.Equal($"kernel/iommu_groups/0/devices/{U}\nkernel/iommu_groups/1/devices/{V}\n", r.Stdout);
     }

@@ -10,21 +10,15 @@ public class WriteTests : IDisposable
 
     private string Create(string type) => Path.Combine(_t.TypeDir(type), "create");
 
-    private static void AssertFails(Shell.Result r, string message)
-    {
-        Assert.NotEqual(0, r.ExitCode);
-        Assert.Contains(message, r.Stderr);
-    }
-
     [Fact]
     public void CreateIsVisibleAtOnceAndRemoveTakesItAway()
     {
         Assert.Equal("24\n", _t.Available("mtty-1"));
         var r = Shell.Sh($"echo {U.ToUpperInvariant()} > {Create("mtty-2")} && cat {_t.TypeDir("mtty-1")}/available_instances && ls {_t.PathOf("bus/mdev/devices")}");
-        Assert.True(r.ExitCode == 0, r.Stderr);
+        r.AssertSuccess();
         Assert.Equal($"22\n{U}\n", r.Stdout); // the directory is named with the lowercase UUID
         r = Shell.Sh($"echo 1 > {_t.DeviceDir(U)}/remove && cat {_t.TypeDir("mtty-1")}/available_instances && ls {_t.PathOf("bus/mdev/devices")}");
-        Assert.True(r.ExitCode == 0, r.Stderr);
+        r.AssertSuccess();
         Assert.Equal("24\n", r.Stdout);
         Assert.False(Directory.Exists(_t.DeviceDir(U)));
         Assert.False(Directory.Exists(_t.PathOf("kernel/iommu_groups/0")));
@@ -33,11 +27,11 @@ public class WriteTests : IDisposable
     [Fact]
     public void CreateErrorsReachTheShell()
     {
-        AssertFails(Shell.Sh($"echo bad > {Create("mtty-1")}"), "Invalid argument");
-        AssertFails(Shell.Sh($"echo \" {U}\" > {Create("mtty-1")}"), "Invalid argument");
-        AssertFails(Shell.Sh($"echo {{{U}}} > {Create("mtty-1")}"), "Invalid argument");
-        Assert.Equal(0, Shell.Sh($"printf %s {U} > {Create("mtty-1")}").ExitCode);
-        AssertFails(Shell.Sh($"echo {U} > {Create("mtty-2")}"), "File exists");
+        Shell.Sh($"echo bad > {Create("mtty-1")}").AssertFails("Invalid argument");
+        Shell.Sh($"echo \" {U}\" > {Create("mtty-1")}").AssertFails("Invalid argument");
+        Shell.Sh($"echo {{{U}}} > {Create("mtty-1")}").AssertFails("Invalid argument");
+        Shell.Sh($"printf %s {U} > {Create("mtty-1")}").AssertSuccess();
+        Shell.Sh($"echo {U} > {Create("mtty-2")}").AssertFails("File exists");
         Assert.Equal("23\n", _t.Available("mtty-1"));
     }
 
@@ -45,48 +39,48 @@ public class WriteTests : IDisposable
     public void FullPoolFailsWithNoSpace()
     {
         for (int i = 0; i < 12; i++)
-            Assert.Equal(0, Shell.Sh($"echo 00000000-0000-0000-0000-0000000000{i:x2} > {Create("mtty-2")}").ExitCode);
+            Shell.Sh($"echo 00000000-0000-0000-0000-0000000000{i:x2} > {Create("mtty-2")}").AssertSuccess();
         Assert.Equal("0\n", _t.Available("mtty-1"));
-        AssertFails(Shell.Sh($"echo {U} > {Create("mtty-1")}"), "No space left on device");
+        Shell.Sh($"echo {U} > {Create("mtty-1")}").AssertFails("No space left on device");
         Assert.False(Directory.Exists(_t.DeviceDir(U)));
     }
 
     [Fact]
     public void RemoveParsesLikeKstrtoul()
     {
-        Assert.Equal(0, Shell.Sh($"echo {U} > {Create("mtty-1")}").ExitCode);
+        Shell.Sh($"echo {U} > {Create("mtty-1")}").AssertSuccess();
         string remove = Path.Combine(_t.DeviceDir(U), "remove");
-        AssertFails(Shell.Sh($"echo yes > {remove}"), "Invalid argument");
-        Assert.Equal(0, Shell.Sh($"echo 0 > {remove}").ExitCode);
+        Shell.Sh($"echo yes > {remove}").AssertFails("Invalid argument");
+        Shell.Sh($"echo 0 > {remove}").AssertSuccess();
         Assert.True(Directory.Exists(_t.DeviceDir(U)));
-        Assert.Equal(0, Shell.Sh($"printf 0x1 > {remove}").ExitCode);
+        Shell.Sh($"printf 0x1 > {remove}").AssertSuccess();
         Assert.False(Directory.Exists(_t.DeviceDir(U)));
     }
 
     [Fact]
     public void PermissionsAndNamespaceAreRefusedAsSysfsRefusesThem()
     {
-        Assert.Equal(0, Shell.Sh($"echo {U} > {Create("mtty-1")}").ExitCode);
+        Shell.Sh($"echo {U} > {Create("mtty-1")}").AssertSuccess();
         string type = _t.TypeDir("mtty-1");
-        AssertFails(Shell.Sh($"cat {type}/create"), "Permission denied");                 // write-only, even for root
-        AssertFails(Shell.Sh($"echo 3 > {type}/available_instances"), "Permission denied"); // read-only, even for root
-        AssertFails(Shell.Sh($"touch {type}/newfile"), "Permission denied");
-        AssertFails(Shell.Sh($"mkdir {type}/newdir"), "Operation not permitted");
-        AssertFails(Shell.Sh($"rm -f {type}/name"), "Operation not permitted");
-        AssertFails(Shell.Sh($"rmdir {type}/devices"), "Operation not permitted");
-        AssertFails(Shell.Sh($"mv {type}/name {type}/name2"), "Operation not permitted");
-        AssertFails(Shell.Sh($"ln -s x {type}/link"), "Operation not permitted");
-        AssertFails(Shell.Sh($"chmod 600 {type}/name"), "Operation not permitted");
-        Assert.Equal(0, Shell.Sh($"truncate -s 0 {_t.DeviceDir(U)}/uevent").ExitCode); // sysfs ignores sizes
-        AssertFails(Shell.Sh($"echo nonsense > {_t.DeviceDir(U)}/uevent"), "Invalid argument");
-        Assert.Equal(0, Shell.Sh($"echo change > {_t.DeviceDir(U)}/uevent").ExitCode);
+        Shell.Sh($"cat {type}/create").AssertFails("Permission denied");                 // write-only, even for root
+        Shell.Sh($"echo 3 > {type}/available_instances").AssertFails("Permission denied"); // read-only, even for root
+        Shell.Sh($"touch {type}/newfile").AssertFails("Permission denied");
+        Shell.Sh($"mkdir {type}/newdir").AssertFails("Operation not permitted");
+        Shell.Sh($"rm -f {type}/name").AssertFails("Operation not permitted");
+        Shell.Sh($"rmdir {type}/devices").AssertFails("Operation not permitted");
+        Shell.Sh($"mv {type}/name {type}/name2").AssertFails("Operation not permitted");
+        Shell.Sh($"ln -s x {type}/link").AssertFails("Operation not permitted");
+        Shell.Sh($"chmod 600 {type}/name").AssertFails("Operation not permitted");
+        Shell.Sh($"truncate -s 0 {_t.DeviceDir(U)}/uevent").AssertSuccess(); // sysfs ignores sizes
+        Shell.Sh($"echo nonsense > {_t.DeviceDir(U)}/uevent").AssertFails("Invalid argument");
+        Shell.Sh($"echo change > {_t.DeviceDir(U)}/uevent").AssertSuccess();
         Assert.Equal("Single port serial\n", File.ReadAllText(Path.Combine(type, "name")));
     }
 
     [Fact]
     public void OpenAttributeOfARemovedDeviceFailsWithNoDevice()
     {
-        Assert.Equal(0, Shell.Sh($"echo {U} > {Create("mtty-1")}").ExitCode);
+        Shell.Sh($"echo {U} > {Create("mtty-1")}").AssertSuccess();
         using var uevent = File.OpenHandle(Path.Combine(_t.DeviceDir(U), "uevent"), FileMode.Open, FileAccess.Read);
         _t.Core.Remove(_t.Core.FindDevice(U)!);
         var e = Assert.ThrowsAny<IOException>(() => RandomAccess.Read(uevent, new byte[64], 0));
@@ -113,7 +107,7 @@ public class WriteTests : IDisposable
         var removers = _t.Core.Devices.Select(d => d.Name).Chunk(3).Select(chunk =>
             Task.Run(() => Shell.Sh(string.Join(" ; ", chunk.Select(u => $"echo 1 > {_t.PathOf($"bus/mdev/devices/{u}/remove")}"))))).ToArray();
         Task.WaitAll(removers);
-        Assert.All(removers, r => Assert.Equal(0, r.Result.ExitCode));
+        Assert.All(removers, r => r.Result.AssertSuccess());
         Assert.Equal("24\n", _t.Available("mtty-1"));
         Assert.Empty(Directory.GetFileSystemEntries(_t.PathOf("bus/mdev/devices")));
     }

@@ -14,6 +14,7 @@
 #      QEMU_WORK=DIR            where build-qemu.sh builds (default ~/.cache/umdev-qemu)
 #      GUEST_DIR=DIR            guest kernel + initramfs (default ~/.cache/umdev-guest; built if missing)
 #      GUEST_TIMEOUT=300        seconds one boot may take (TCG, no KVM needed)
+#      UMDEV_DLL=PATH           a built umdev.dll to run (test.sh passes its build's); else ./umdev builds one
 set -euo pipefail
 here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -71,13 +72,14 @@ if [ ! -s "$GUEST_DIR/vmlinuz" ] || [ ! -s "$GUEST_DIR/initramfs.cpio.gz" ]; the
   mkdir -p "$GUEST_DIR"
   start=$SECONDS
   ( flock 9   # other worktrees may build the same cache at the same time
-    [ -s "$GUEST_DIR/initramfs.cpio.gz" ] || "$shared/build-guest.sh" "$GUEST_DIR"
+    { [ -s "$GUEST_DIR/vmlinuz" ] && [ -s "$GUEST_DIR/initramfs.cpio.gz" ]; } || "$shared/build-guest.sh" "$GUEST_DIR"
   ) 9>"$GUEST_DIR/.build-lock" >&2 || abort "building the guest failed ($shared/build-guest.sh)"
   echo "guest test: guest built in $((SECONDS - start)) s"
 fi
 
 # --- the daemon ---
-"$repo/umdev" --help >/dev/null || abort "building umdev failed"   # build before timing the start
+if [ -n "${UMDEV_DLL:-}" ]; then umdev=(dotnet "$UMDEV_DLL"); else umdev=("$repo/umdev"); fi
+"${umdev[@]}" --help >/dev/null || abort "building umdev failed"   # build before timing the start
 tmp=$(mktemp -d /tmp/umdev-guest.XXXXXX)
 sysfs=$tmp/sys sockets=$tmp/sock pid=""
 mkdir -p "$sysfs" "$sockets"
@@ -93,7 +95,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-"$repo/umdev" serve --sysfs "$sysfs" --sockets "$sockets" >"$tmp/serve.out" 2>"$tmp/serve.err" &
+"${umdev[@]}" serve --sysfs "$sysfs" --sockets "$sockets" >"$tmp/serve.out" 2>"$tmp/serve.err" &
 pid=$!
 for _ in $(seq 240); do
   grep -q '^ready ' "$tmp/serve.out" && break

@@ -32,6 +32,4 @@ internal sealed class FuseHandles
     public T? Get<T>(ulong fh) where T : class => _open.TryGetValue(fh, out var h) ? h as T : null;
 
     public void Remove(ulong fh) => _open.TryRemove(fh, out _);
-
-    public int Count => _open.Count;
 }

@@ -24,7 +24,6 @@ internal readonly ref struct FuseRequest
     public FuseOpcode Opcode => (FuseOpcode)BinaryPrimitives.ReadUInt32LittleEndian(_bytes[4..]);
     public ulong Unique => BinaryPrimitives.ReadUInt64LittleEndian(_bytes[8..]);
     public ulong NodeId => BinaryPrimitives.ReadUInt64LittleEndian(_bytes[16..]);
-    public uint Pid => BinaryPrimitives.ReadUInt32LittleEndian(_bytes[32..]);
     public ReadOnlySpan<byte> Body => _bytes[FuseConst.InHeaderSize..];
 
     /// <summary>Reads a little-endian field of the body; false if the body is too short for it.</summary>

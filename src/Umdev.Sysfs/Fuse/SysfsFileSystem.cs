@@ -29,7 +29,6 @@ internal sealed class SysfsFileSystem
     }
 
     public int KnownNodes => _inodes.Count;
-    public int OpenHandles => _handles.Count;
 
     /// <summary>Handles one request; false if it needs no reply (FORGET, INTERRUPT).</summary>
     public bool Handle(in FuseRequest request, FuseReply reply)
