@@ -41,10 +41,18 @@ public sealed partial class VfioUserEndpoint : IDisposable
         get { lock (_lock) return _session is not null; }
     }
 
+    private static readonly TimeSpan ReconnectGrace = TimeSpan.FromSeconds(1);
+
     private void AcceptLoop()
     {
         while (_listener.Accept() is { } socket)
         {
+            // A client that just disconnected may still be being released: let its session end before
+            // judging the newcomer, so a reconnect is not mistaken for a second client. One that stays
+            // connected past the grace is a second client and is refused.
+            ManualResetEventSlim ending;
+            lock (_lock) ending = _sessionDone;
+            ending.Wait(ReconnectGrace);
             VfioUserSession? session = null;
             lock (_lock)
             {
