@@ -148,14 +148,9 @@ public sealed class VfioUserMessageReader : IDisposable
     /// <summary>One receive into the free space; false at end of stream.</summary>
     private bool Fill()
     {
-        if (_start == _end)
-        {
-            _start = _end = _protectEnd;
-        }
-        else if (_end == _buffer.Length)
-        {
-            EnsureRoom(_end - _start + 1);
-        }
+        if (_start == _end) _start = _end = _protectEnd;
+        // Also after the reset: a protected message may end exactly at the buffer's end.
+        if (_end == _buffer.Length) EnsureRoom(_end - _start + 1);
         int before = _end;
         int n = _transport.Receive(_buffer.AsSpan(_end), _incoming, out bool truncated);
         if (n <= 0)
