@@ -222,7 +222,7 @@ public sealed partial class VfioUserClient : IVfioClientDevice
     {
         lock (_lock)
         {
-            int n = new DmaMapRequest { Flags = (VfioUserDmaFlags)(uint)protection, Offset = fileOffset, Address = iova, Size = size }.Write(Payload);
+            int n = new DmaMapRequest { Flags = protection, Offset = fileOffset, Address = iova, Size = size }.Write(Payload);
             if (fd is null) Transact(VfioUserCommand.DmaMap, n, default);
             else Transact(VfioUserCommand.DmaMap, n, [fd]);
         }

@@ -93,7 +93,6 @@ public sealed partial class VfioUserSession
         int fdCount = fds?.Count ?? 0;
         if (fdCount > 1) ThrowHelper.Throw(Errno.EINVAL, "DMA_MAP takes at most one descriptor");
         if (r.Size == 0 || r.Address + (r.Size - 1) < r.Address) ThrowHelper.Throw(Errno.EINVAL, "bad DMA range");
-        var protection = (VfioDmaProtection)(uint)r.Flags;
         VfioDmaMemory memory;
         if (fdCount == 1)
         {
@@ -102,13 +101,13 @@ public sealed partial class VfioUserSession
             long fileSize = fd.GetRegularFileSize();
             if (r.Offset > (ulong)fileSize || r.Size > (ulong)fileSize - r.Offset)
                 ThrowHelper.Throw(Errno.EINVAL, "DMA range exceeds the passed file");
-            memory = new MappedDmaMemory(MemoryMapping.Map(fd, r.Offset, r.Size, (r.Flags & VfioUserDmaFlags.Write) != 0));
+            memory = new MappedDmaMemory(MemoryMapping.Map(fd, r.Offset, r.Size, (r.Flags & VfioDmaProtection.Write) != 0));
         }
         else
         {
             memory = new RemoteDmaMemory(this, r.Address);
         }
-        Dma.Map(r.Address, r.Size, protection, memory);
+        Dma.Map(r.Address, r.Size, r.Flags, memory);
         return 0;
     }
 
