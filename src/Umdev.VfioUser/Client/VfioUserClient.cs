@@ -5,6 +5,7 @@ using Umdev.Interop;
 using Umdev.Vfio;
 using Umdev.VfioUser.Protocol;
 using Umdev.VfioUser.Transport;
+using static Umdev.VfioUser.Transport.DescriptorList;
 
 namespace Umdev.VfioUser.Client;
 
@@ -388,13 +389,6 @@ public sealed partial class VfioUserClient : IVfioClientDevice
             ArrayPool<byte>.Shared.Return(message);
             if (data is not null) ArrayPool<byte>.Shared.Return(data);
         }
-    }
-
-    private static void CloseAll(List<FileDescriptorHandle>? fds)
-    {
-        if (fds is null) return;
-        foreach (var fd in fds) fd.Dispose();
-        fds.Clear();
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using System.Buffers;
 using Umdev.Interop;
 using Umdev.VfioUser.Protocol;
+using static Umdev.VfioUser.Transport.DescriptorList;
 
 namespace Umdev.VfioUser.Transport;
 
@@ -262,12 +263,6 @@ public sealed class VfioUserMessageReader : IDisposable
         _current = null;
         _currentMisplaced = false;
         _payloadLength = 0;
-    }
-
-    private static void CloseAll(List<FileDescriptorHandle> fds)
-    {
-        foreach (var fd in fds) fd.Dispose();
-        fds.Clear();
     }
 
     public void Dispose()
