@@ -178,7 +178,7 @@ public sealed partial class VfioUserClient : IVfioClientDevice
     {
         lock (_lock)
         {
-            int chunk = (int)Math.Min(ServerCapabilities.MaxDataXferSize, MaxDataXferSize);
+            int chunk = TransferChunk;
             int done = 0;
             while (done < buffer.Length)
             {
@@ -198,7 +198,7 @@ public sealed partial class VfioUserClient : IVfioClientDevice
     {
         lock (_lock)
         {
-            int chunk = (int)Math.Min(ServerCapabilities.MaxDataXferSize, MaxDataXferSize);
+            int chunk = TransferChunk;
             int done = 0;
             while (done < buffer.Length)
             {
