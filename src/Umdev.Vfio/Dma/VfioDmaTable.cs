@@ -120,8 +120,6 @@ public sealed class VfioDmaTable
         Copy(Resolve(iova, (ulong)source.Length, VfioDmaDirection.FromDevice), default, source);
     }
 
-    internal void WriteBack(ulong iova, ReadOnlySpan<byte> source) => Write(iova, source);
-
     internal readonly record struct Piece(VfioDmaMapping Mapping, ulong Offset, int Length);
 
     /// <summary>Splits the range over the mappings, checking every byte is covered with the right permission.</summary>
