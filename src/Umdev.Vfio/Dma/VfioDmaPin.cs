@@ -26,9 +26,6 @@ public sealed class VfioDmaPin : IDisposable
     public int Length { get; }
     public VfioDmaDirection Direction { get; }
 
-    /// <summary>True when the pin reaches client memory directly (fd-backed mapping).</summary>
-    public bool IsDirect => _mapping is not null;
-
     internal byte[] Buffer { get; } = [];
 
     /// <summary>Begins an access to the pinned bytes; the span is valid until the access is disposed.</summary>

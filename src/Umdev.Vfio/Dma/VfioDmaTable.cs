@@ -13,14 +13,13 @@ public sealed class VfioDmaTable
     private readonly Lock _lock = new();
     private ImmutableArray<VfioDmaMapping> _mappings = [];
     private readonly IVfioDmaUnmapListener? _listener;
+    private readonly int _maxMappings;
 
     public VfioDmaTable(IVfioDmaUnmapListener? listener = null, int maxMappings = 65535)
     {
         _listener = listener;
-        MaxMappings = maxMappings;
+        _maxMappings = maxMappings;
     }
-
-    public int MaxMappings { get; }
 
     public IReadOnlyList<VfioDmaMapping> Mappings => _mappings;
 
@@ -39,7 +38,7 @@ public sealed class VfioDmaTable
                 foreach (var m in _mappings)
                     if (m.Iova <= mapping.Last && mapping.Iova <= m.Last)
                         ThrowHelper.Throw(Errno.EEXIST, "DMA range overlaps a mapping");
-                if (_mappings.Length >= MaxMappings) ThrowHelper.Throw(Errno.ENOSPC, "too many DMA mappings");
+                if (_mappings.Length >= _maxMappings) ThrowHelper.Throw(Errno.ENOSPC, "too many DMA mappings");
                 _mappings = _mappings.Add(mapping);
             }
         }

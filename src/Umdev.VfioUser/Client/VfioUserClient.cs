@@ -36,9 +36,6 @@ public sealed partial class VfioUserClient : IVfioClientDevice
     /// <summary>The server's capabilities from its VERSION reply.</summary>
     public VfioUserCapabilities ServerCapabilities { get; private set; } = new();
 
-    public ushort ServerMajor { get; private set; }
-    public ushort ServerMinor { get; private set; }
-
     /// <summary>DMA_READ/DMA_WRITE requests of the server answered so far.</summary>
     public int DmaRequestsServed { get; private set; }
 
@@ -72,8 +69,6 @@ public sealed partial class VfioUserClient : IVfioClientDevice
             var reply = Transact(VfioUserCommand.Version, n, default);
             var v = VersionPayload.Parse(reply);
             if (v.Major != 0) ThrowHelper.Throw(Errno.EPROTO, $"server answered major version {v.Major}");
-            ServerMajor = v.Major;
-            ServerMinor = v.Minor;
             ServerCapabilities = VfioUserCapabilities.Parse(v.Json);
         }
     }
@@ -236,7 +231,7 @@ public sealed partial class VfioUserClient : IVfioClientDevice
     /// </summary>
     public VfioUserClientMemory MapMemory(ulong iova, ulong size, VfioDmaProtection protection = VfioDmaProtection.Read | VfioDmaProtection.Write, bool passFd = true)
     {
-        var memory = new VfioUserClientMemory(iova, size, protection, passFd);
+        var memory = new VfioUserClientMemory(iova, size, protection);
         try
         {
             MapDma(iova, size, protection, passFd ? memory.Fd : null);
