@@ -24,7 +24,8 @@ public sealed partial class VfioUserSession
         var v = VersionPayload.Parse(p);
         if (v.Major != 0) ThrowHelper.Throw(Errno.ENOTSUP, $"unsupported major version {v.Major}");
         _client = VfioUserCapabilities.Parse(v.Json);
-        string baseCaps = $"\"max_msg_fds\":{_options.MaxMsgFds},\"max_data_xfer_size\":{_options.MaxDataXferSize}";
+        // Never announce more descriptors than one receive can hold.
+        string baseCaps = $"\"max_msg_fds\":{Math.Min(_options.MaxMsgFds, UnixSocket.MaxReceiveFds)},\"max_data_xfer_size\":{_options.MaxDataXferSize}";
         string[] candidates = _options.WriteMultiple
             ? [$"{{\"capabilities\":{{{baseCaps},\"write_multiple\":true}}}}", $"{{\"capabilities\":{{{baseCaps}}}}}", "{}", ""]
             : [$"{{\"capabilities\":{{{baseCaps}}}}}", "{}", ""];
