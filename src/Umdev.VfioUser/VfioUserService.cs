@@ -33,6 +33,7 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
     private readonly VfioUserServiceOptions _options;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<Guid, (VfioUserEndpoint Endpoint, MdevAttributeGroup Group)> _endpoints = new();
+    private readonly Lock _addLock = new();
     private bool _disposed;
 
     public VfioUserService(MdevCore core, string socketDirectory, ILoggerFactory loggerFactory, VfioUserServiceOptions? options = null)
@@ -60,17 +61,18 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
 
     public void OnDeviceAdded(MdevDevice mdev)
     {
-        if (_disposed || VfioDevice.FromMdev(mdev) is not { } device || _endpoints.ContainsKey(mdev.Uuid)) return;
-        string path = SocketPathFor(SocketDirectory, mdev.Uuid);
-        var endpoint = new VfioUserEndpoint(device, path, _options.Server, _logger);
-        var group = new MdevAttributeGroup(AttributeGroupName, [MdevAttribute.Text(SocketAttributeName, () => path + "\n")]);
-        if (!_endpoints.TryAdd(mdev.Uuid, (endpoint, group)))
+        // The constructor's walk over existing devices can race the core's call for a new one: only one may
+        // build the endpoint (a second would replace the first's socket file and delete it on dispose).
+        lock (_addLock)
         {
-            endpoint.Dispose();
-            return;
+            if (_disposed || VfioDevice.FromMdev(mdev) is not { } device || _endpoints.ContainsKey(mdev.Uuid)) return;
+            string path = SocketPathFor(SocketDirectory, mdev.Uuid);
+            var endpoint = new VfioUserEndpoint(device, path, _options.Server, _logger);
+            var group = new MdevAttributeGroup(AttributeGroupName, [MdevAttribute.Text(SocketAttributeName, () => path + "\n")]);
+            _endpoints[mdev.Uuid] = (endpoint, group);
+            mdev.AddAttributeGroup(group);
+            LogServing(mdev.Name, path);
         }
-        mdev.AddAttributeGroup(group);
-        LogServing(mdev.Name, path);
     }
 
     /// <summary>

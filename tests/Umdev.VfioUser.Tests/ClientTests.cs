@@ -1,6 +1,8 @@
 using Umdev.Interop;
 using Umdev.Vfio;
 using Umdev.VfioUser.Client;
+using Umdev.VfioUser.Protocol;
+using Umdev.VfioUser.Transport;
 
 namespace Umdev.VfioUser.Tests;
 
@@ -65,5 +67,30 @@ public class ClientTests
         f.Core.UnregisterParent(f.Parent);
         var e = Assert.Throws<ErrnoException>(() => c.GetInfo());
         Assert.True(e.Errno is Errno.ECONNRESET or Errno.EPIPE, e.Errno.ToString());
+    }
+    /// <summary>A reply that carries descriptors it should not is a protocol error, and the descriptors are closed.</summary>
+    [Fact]
+    public void UnexpectedDescriptorsWithAReplyAreClosedAndRefused()
+    {
+        int before = FdCount.Now();
+        var (serverSocket, clientSocket) = UnixSocket.CreatePair();
+        var server = new Thread(() =>
+        {
+            using var s = new RawClient(serverSocket);
+            using (var v = s.Receive()!)
+                s.Send(RawClient.Message(v.Header.Id, (ushort)VfioUserCommand.Version, RawClient.VersionPayload(), flags: (uint)VfioUserFlags.Reply));
+            using var reset = s.Receive()!;
+            using (var stray = EventFd.Create())
+                s.Send(RawClient.Message(reset.Header.Id, (ushort)VfioUserCommand.DeviceReset, [], flags: (uint)VfioUserFlags.Reply), stray);
+            s.IsClosedByServer();
+        }) { IsBackground = true };
+        server.Start();
+        using (var c = VfioUserClient.Create(new SocketTransport(clientSocket)))
+        {
+            var e = Assert.Throws<ErrnoException>(c.Reset);
+            Assert.Equal(Errno.EPROTO, e.Errno);
+        }
+        Assert.True(server.Join(TimeSpan.FromSeconds(60)));
+        FdCount.SettlesAt(before);
     }
 }

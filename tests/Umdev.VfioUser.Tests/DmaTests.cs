@@ -152,7 +152,7 @@ public class DmaTimeoutTests
         using var f = new ServerFixture(options: new VfioUserServiceOptions { Server = new Server.VfioUserServerOptions { DmaTimeout = TimeSpan.FromMilliseconds(200) } });
         using var c = f.Negotiated();
         var map = new byte[32];
-        new Protocol.DmaMapRequest { Flags = Protocol.VfioUserDmaFlags.Read | Protocol.VfioUserDmaFlags.Write, Address = 0x10000, Size = 0x1000 }.Write(map);
+        new Protocol.DmaMapRequest { Flags = VfioDmaProtection.Read | VfioDmaProtection.Write, Address = 0x10000, Size = 0x1000 }.Write(map);
         using (var r = c.Call(Protocol.VfioUserCommand.DmaMap, map)) Assert.Equal(Errno.None, r.Error);
         var regs = new byte[13];
         BinaryPrimitives.WriteUInt64LittleEndian(regs, 0x10000);

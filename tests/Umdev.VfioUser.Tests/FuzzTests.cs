@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Umdev.Interop;
+using Umdev.Vfio;
 using Umdev.VfioUser.Client;
 using Umdev.VfioUser.Protocol;
 using Xunit.Abstractions;
@@ -108,7 +109,7 @@ public class FuzzTests(ITestOutputHelper output)
     private static List<byte[]> Corpus()
     {
         var map = new byte[32];
-        new DmaMapRequest { Flags = VfioUserDmaFlags.Read | VfioUserDmaFlags.Write, Address = 0x100000, Size = 0x10000 }.Write(map);
+        new DmaMapRequest { Flags = VfioDmaProtection.Read | VfioDmaProtection.Write, Address = 0x100000, Size = 0x10000 }.Write(map);
         var unmap = new byte[24];
         new DmaUnmapRequest { Address = 0x100000, Size = 0x10000 }.Write(unmap);
         var multi = new byte[8 + 24];

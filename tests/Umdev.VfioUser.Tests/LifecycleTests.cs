@@ -1,4 +1,5 @@
 using Umdev.Interop;
+using Umdev.Vfio;
 using Umdev.VfioUser.Protocol;
 
 namespace Umdev.VfioUser.Tests;
@@ -48,7 +49,7 @@ public class LifecycleTests
         {
             using var memfd = MemFd.Create("guest-ram", 1 << 20);
             var map = new byte[32];
-            new DmaMapRequest { Flags = VfioUserDmaFlags.Read | VfioUserDmaFlags.Write, Address = 0x100000, Size = 1 << 20 }.Write(map);
+            new DmaMapRequest { Flags = VfioDmaProtection.Read | VfioDmaProtection.Write, Address = 0x100000, Size = 1 << 20 }.Write(map);
             using (var r = c.Call(VfioUserCommand.DmaMap, map, memfd)) Assert.False(r.Header.IsError);
             using var intx = EventFd.Create();
             using (var r = c.Call(VfioUserCommand.DeviceSetIrqs, RawClient.U32s(20, 0x24, 0, 0, 1), intx)) Assert.False(r.Header.IsError);

@@ -27,6 +27,19 @@ public class NegotiationTests
         Assert.Equal(1 << 20, caps.GetProperty("max_data_xfer_size").GetInt32());
     }
 
+    /// <summary>A configured limit above what one receive can hold is announced as that receive limit.</summary>
+    [Fact]
+    public void AnnouncedMaxMsgFdsNeverExceedsWhatAReceiveHolds()
+    {
+        using var f = new ServerFixture(options: new VfioUserServiceOptions { Server = new() { MaxMsgFds = UnixSocket.MaxReceiveFds + 1 } });
+        using var c = f.Raw();
+        c.Send(RawClient.Message(1, 1, RawClient.VersionPayload()));
+        using var r = c.Receive()!;
+        Assert.False(r.Header.IsError);
+        using var doc = JsonDocument.Parse(r.Payload.AsMemory(4, r.Payload.Length - 5));
+        Assert.Equal(UnixSocket.MaxReceiveFds, doc.RootElement.GetProperty("capabilities").GetProperty("max_msg_fds").GetInt32());
+    }
+
     [Fact]
     public void ShortVersionRequestGetsAShorterReplyWithJsonStillPresent()
     {

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using Umdev.Interop;
+using Umdev.Vfio;
 using Xunit.Abstractions;
 
 namespace Umdev.VfioUser.Tests;
@@ -97,7 +98,7 @@ public class TraceReplayTests(ITestOutputHelper output)
     private static byte[] DmaMap(TraceRequest q)
     {
         var p = new byte[32];
-        new Protocol.DmaMapRequest { Flags = (Protocol.VfioUserDmaFlags)q.Flags, Offset = q.C, Address = q.A, Size = q.B }.Write(p);
+        new Protocol.DmaMapRequest { Flags = (VfioDmaProtection)q.Flags, Offset = q.C, Address = q.A, Size = q.B }.Write(p);
         return p;
     }
 

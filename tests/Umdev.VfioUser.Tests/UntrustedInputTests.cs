@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Umdev.Interop;
+using Umdev.Vfio;
 using Umdev.VfioUser.Protocol;
 
 namespace Umdev.VfioUser.Tests;
@@ -120,7 +121,7 @@ public class UntrustedInputTests
         using (var r = c.Call(VfioUserCommand.RegionRead, RawClient.RegionAccess(0, 0, 1), a)) Assert.Equal(Errno.EINVAL, r.Error);
         // DMA_MAP takes at most one.
         var map = new byte[32];
-        new DmaMapRequest { Flags = VfioUserDmaFlags.Read, Address = 0x1000, Size = 0x1000 }.Write(map);
+        new DmaMapRequest { Flags = VfioDmaProtection.Read, Address = 0x1000, Size = 0x1000 }.Write(map);
         using (var r = c.Call(VfioUserCommand.DmaMap, map, a, b)) Assert.Equal(Errno.EINVAL, r.Error);
         // A descriptor that is not an eventfd.
         using (var r = c.Call(VfioUserCommand.DeviceSetIrqs, RawClient.U32s(20, 0x24, 0, 0, 1), memfd)) Assert.Equal(Errno.EINVAL, r.Error);

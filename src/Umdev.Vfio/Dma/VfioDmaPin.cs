@@ -26,9 +26,6 @@ public sealed class VfioDmaPin : IDisposable
     public int Length { get; }
     public VfioDmaDirection Direction { get; }
 
-    /// <summary>True when the pin reaches client memory directly (fd-backed mapping).</summary>
-    public bool IsDirect => _mapping is not null;
-
     internal byte[] Buffer { get; } = [];
 
     /// <summary>Begins an access to the pinned bytes; the span is valid until the access is disposed.</summary>
@@ -45,7 +42,7 @@ public sealed class VfioDmaPin : IDisposable
     public void Flush()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_mapping is null && (Direction & VfioDmaDirection.FromDevice) != 0) _table.WriteBack(Iova, Buffer);
+        WriteBack();
     }
 
     /// <summary>Unpins (<c>vfio_unpin_pages</c>); a copy-backed pin that the device writes is flushed first.</summary>
@@ -54,12 +51,17 @@ public sealed class VfioDmaPin : IDisposable
         if (_disposed) return;
         try
         {
-            if (_mapping is null && (Direction & VfioDmaDirection.FromDevice) != 0) _table.WriteBack(Iova, Buffer);
+            WriteBack();
         }
         finally
         {
             _disposed = true;
         }
+    }
+
+    private void WriteBack()
+    {
+        if (_mapping is null && (Direction & VfioDmaDirection.FromDevice) != 0) _table.Write(Iova, Buffer);
     }
 }
 

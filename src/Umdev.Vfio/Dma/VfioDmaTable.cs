@@ -13,14 +13,13 @@ public sealed class VfioDmaTable
     private readonly Lock _lock = new();
     private ImmutableArray<VfioDmaMapping> _mappings = [];
     private readonly IVfioDmaUnmapListener? _listener;
+    private readonly int _maxMappings;
 
     public VfioDmaTable(IVfioDmaUnmapListener? listener = null, int maxMappings = 65535)
     {
         _listener = listener;
-        MaxMappings = maxMappings;
+        _maxMappings = maxMappings;
     }
-
-    public int MaxMappings { get; }
 
     public IReadOnlyList<VfioDmaMapping> Mappings => _mappings;
 
@@ -39,7 +38,7 @@ public sealed class VfioDmaTable
                 foreach (var m in _mappings)
                     if (m.Iova <= mapping.Last && mapping.Iova <= m.Last)
                         ThrowHelper.Throw(Errno.EEXIST, "DMA range overlaps a mapping");
-                if (_mappings.Length >= MaxMappings) ThrowHelper.Throw(Errno.ENOSPC, "too many DMA mappings");
+                if (_mappings.Length >= _maxMappings) ThrowHelper.Throw(Errno.ENOSPC, "too many DMA mappings");
                 _mappings = _mappings.Add(mapping);
             }
         }
@@ -70,10 +69,21 @@ public sealed class VfioDmaTable
     /// <summary>Removes every mapping (DMA_UNMAP with the ALL flag, or the client going away).</summary>
     public void UnmapAll()
     {
-        foreach (var m in _mappings) Release(m);
+        var all = _mappings;
+        foreach (var m in all) Notify(m);
+        // One update for the lot (mappings added meanwhile stay).
+        lock (_lock) _mappings = _mappings == all ? [] : _mappings.RemoveRange(all);
+        foreach (var m in all) m.Revoke();
     }
 
     private void Release(VfioDmaMapping mapping)
+    {
+        Notify(mapping);
+        lock (_lock) _mappings = _mappings.Remove(mapping);
+        mapping.Revoke();
+    }
+
+    private void Notify(VfioDmaMapping mapping)
     {
         try
         {
@@ -83,8 +93,6 @@ public sealed class VfioDmaTable
         {
             // The unmap happens regardless; a driver failing to let go only loses its pins.
         }
-        lock (_lock) _mappings = _mappings.Remove(mapping);
-        mapping.Revoke();
     }
 
     /// <summary>
@@ -120,8 +128,6 @@ public sealed class VfioDmaTable
         Copy(Resolve(iova, (ulong)source.Length, VfioDmaDirection.FromDevice), default, source);
     }
 
-    internal void WriteBack(ulong iova, ReadOnlySpan<byte> source) => Write(iova, source);
-
     internal readonly record struct Piece(VfioDmaMapping Mapping, ulong Offset, int Length);
 
     /// <summary>Splits the range over the mappings, checking every byte is covered with the right permission.</summary>
@@ -131,9 +137,9 @@ public sealed class VfioDmaTable
         var need = ((direction & VfioDmaDirection.ToDevice) != 0 ? VfioDmaProtection.Read : 0) |
                    ((direction & VfioDmaDirection.FromDevice) != 0 ? VfioDmaProtection.Write : 0);
         var mappings = _mappings;
-        var pieces = new List<Piece>(1);
+        List<Piece>? pieces = null; // only for a range that spans mappings: one array in the usual case
         ulong at = iova, left = length;
-        while (left > 0)
+        while (true)
         {
             VfioDmaMapping? m = null;
             foreach (var candidate in mappings)
@@ -141,11 +147,13 @@ public sealed class VfioDmaTable
             if (m is null) ThrowHelper.Throw(Errno.EFAULT, $"IOVA 0x{at:x} is not mapped");
             if ((m.Protection & need) != need) ThrowHelper.Throw(Errno.EFAULT, $"IOVA 0x{at:x} lacks permission");
             ulong take = Math.Min(left, m.Last - at + 1);
-            pieces.Add(new Piece(m, at - m.Iova, (int)take));
+            var piece = new Piece(m, at - m.Iova, (int)take);
             at += take;
             left -= take;
+            if (pieces is null && left == 0) return [piece];
+            (pieces ??= []).Add(piece);
+            if (left == 0) return [.. pieces];
         }
-        return [.. pieces];
     }
 
     private static void Copy(Piece[] pieces, Span<byte> into, ReadOnlySpan<byte> from)

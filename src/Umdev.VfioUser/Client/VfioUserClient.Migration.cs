@@ -57,7 +57,7 @@ public sealed partial class VfioUserClient : IVfioMigrationClient
             int n = Math.Min(buffer.Length, TransferChunk);
             BinaryPrimitives.WriteUInt32LittleEndian(Payload, (uint)(8 + n));
             BinaryPrimitives.WriteUInt32LittleEndian(Payload[4..], (uint)n);
-            var reply = Transact(VfioUserCommand.MigDataRead, 8, default, out _);
+            var reply = Transact(VfioUserCommand.MigDataRead, 8, default);
             if (reply.Length < 8) ThrowHelper.Throw(Errno.EPROTO, "MIG_DATA_READ reply too short");
             uint size = BinaryPrimitives.ReadUInt32LittleEndian(reply[4..]);
             if (size > (uint)n || size > (uint)(reply.Length - 8)) ThrowHelper.Throw(Errno.EPROTO, "MIG_DATA_READ reply size does not match");
@@ -78,7 +78,7 @@ public sealed partial class VfioUserClient : IVfioMigrationClient
                 BinaryPrimitives.WriteUInt32LittleEndian(Payload, 8);
                 BinaryPrimitives.WriteUInt32LittleEndian(Payload[4..], (uint)n);
                 data.Slice(done, n).CopyTo(Payload[8..]);
-                Transact(VfioUserCommand.MigDataWrite, 8 + n, default, out _);
+                Transact(VfioUserCommand.MigDataWrite, 8 + n, default);
                 done += n;
             }
             while (done < data.Length);
@@ -128,7 +128,7 @@ public sealed partial class VfioUserClient : IVfioMigrationClient
             BinaryPrimitives.WriteUInt32LittleEndian(Payload, (uint)(DeviceFeaturePayload.Length + data.Length));
             BinaryPrimitives.WriteUInt32LittleEndian(Payload[4..], flags);
             data.CopyTo(Payload[DeviceFeaturePayload.Length..]);
-            var reply = DeviceFeaturePayload.Parse(Transact(VfioUserCommand.DeviceFeature, DeviceFeaturePayload.Length + data.Length, default, out _));
+            var reply = DeviceFeaturePayload.Parse(Transact(VfioUserCommand.DeviceFeature, DeviceFeaturePayload.Length + data.Length, default));
             int n = Math.Min(reply.Data.Length, data.Length);
             reply.Data[..n].CopyTo(data);
             return reply.Data.Length;

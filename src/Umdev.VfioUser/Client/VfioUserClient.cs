@@ -5,6 +5,7 @@ using Umdev.Interop;
 using Umdev.Vfio;
 using Umdev.VfioUser.Protocol;
 using Umdev.VfioUser.Transport;
+using static Umdev.VfioUser.Transport.DescriptorList;
 
 namespace Umdev.VfioUser.Client;
 
@@ -34,9 +35,6 @@ public sealed partial class VfioUserClient : IVfioClientDevice
 
     /// <summary>The server's capabilities from its VERSION reply.</summary>
     public VfioUserCapabilities ServerCapabilities { get; private set; } = new();
-
-    public ushort ServerMajor { get; private set; }
-    public ushort ServerMinor { get; private set; }
 
     /// <summary>DMA_READ/DMA_WRITE requests of the server answered so far.</summary>
     public int DmaRequestsServed { get; private set; }
@@ -68,11 +66,9 @@ public sealed partial class VfioUserClient : IVfioClientDevice
         lock (_lock)
         {
             int n = VersionPayload.Write(Payload, 0, 0, ClientCaps);
-            var reply = Transact(VfioUserCommand.Version, n, default, out _);
+            var reply = Transact(VfioUserCommand.Version, n, default);
             var v = VersionPayload.Parse(reply);
             if (v.Major != 0) ThrowHelper.Throw(Errno.EPROTO, $"server answered major version {v.Major}");
-            ServerMajor = v.Major;
-            ServerMinor = v.Minor;
             ServerCapabilities = VfioUserCapabilities.Parse(v.Json);
         }
     }
@@ -84,7 +80,7 @@ public sealed partial class VfioUserClient : IVfioClientDevice
         lock (_lock)
         {
             new Info16(argsz, 0, 0, 0).Write(Payload);
-            var r = Info16.Parse(Transact(VfioUserCommand.DeviceGetInfo, Info16.Length, default, out _), "DEVICE_GET_INFO reply");
+            var r = Info16.Parse(Transact(VfioUserCommand.DeviceGetInfo, Info16.Length, default), "DEVICE_GET_INFO reply");
             return new VfioDeviceInfo((VfioDeviceFlags)r.Flags, r.A, r.B);
         }
     }
@@ -95,9 +91,20 @@ public sealed partial class VfioUserClient : IVfioClientDevice
         {
             while (true)
             {
+                uint needed;
+                bool capsMissing;
                 int n = RegionInfoRequest.Write(Payload, argsz, index);
                 var reply = Transact(VfioUserCommand.DeviceGetRegionInfo, n, default, out var fds);
-                var info = VfioUserRegionInfoDecoder.Decode(reply, out uint needed, out bool capsMissing);
+                VfioRegionInfo info;
+                try
+                {
+                    info = VfioUserRegionInfoDecoder.Decode(reply, out needed, out capsMissing);
+                }
+                catch
+                {
+                    CloseAll(fds);
+                    throw;
+                }
                 if (capsMissing && needed > argsz && needed <= 64 * 1024)
                 {
                     // Like QEMU: ask again with the size the server named.
@@ -121,7 +128,7 @@ public sealed partial class VfioUserClient : IVfioClientDevice
         lock (_lock)
         {
             new Info16(argsz, 0, index, 0).Write(Payload);
-            var r = Info16.Parse(Transact(VfioUserCommand.DeviceGetIrqInfo, Info16.Length, default, out _), "GET_IRQ_INFO reply");
+            var r = Info16.Parse(Transact(VfioUserCommand.DeviceGetIrqInfo, Info16.Length, default), "GET_IRQ_INFO reply");
             return new VfioIrqInfo(r.A, (VfioIrqInfoFlags)r.Flags, r.B);
         }
     }
@@ -134,7 +141,7 @@ public sealed partial class VfioUserClient : IVfioClientDevice
             {
                 int n = SetIrqsPayload.Write(Payload, (uint)irqSet.Flags, irqSet.Index, irqSet.Start, irqSet.Count, irqSet.Data);
                 BinaryPrimitives.WriteUInt32LittleEndian(Payload, irqSet.Argsz);
-                Transact(VfioUserCommand.DeviceSetIrqs, n, default, out _);
+                Transact(VfioUserCommand.DeviceSetIrqs, n, default);
                 return;
             }
             var fds = irqSet.EventFds;
@@ -142,7 +149,7 @@ public sealed partial class VfioUserClient : IVfioClientDevice
             if (irqSet.Count == 0)
             {
                 int n = SetIrqsPayload.Write(Payload, (uint)irqSet.Flags, irqSet.Index, irqSet.Start, 0, default);
-                Transact(VfioUserCommand.DeviceSetIrqs, n, default, out _);
+                Transact(VfioUserCommand.DeviceSetIrqs, n, default);
                 return;
             }
             // As QEMU does: runs of assigned eventfds travel as descriptors in chunks the server accepts;
@@ -156,7 +163,7 @@ public sealed partial class VfioUserClient : IVfioClientDevice
                 while (i + run < (int)irqSet.Count && (fds[i + run] is not null) == assigned && (!assigned || run < maxFds)) run++;
                 for (int k = 0; assigned && k < run; k++) handles[k] = fds[i + k]!;
                 int n = SetIrqsPayload.Write(Payload, (uint)irqSet.Flags, irqSet.Index, irqSet.Start + (uint)i, (uint)run, default);
-                Transact(VfioUserCommand.DeviceSetIrqs, n, assigned ? handles.AsSpan(0, run) : default, out _);
+                Transact(VfioUserCommand.DeviceSetIrqs, n, assigned ? handles.AsSpan(0, run) : default);
                 i += run;
             }
         }
@@ -166,13 +173,13 @@ public sealed partial class VfioUserClient : IVfioClientDevice
     {
         lock (_lock)
         {
-            int chunk = (int)Math.Min(ServerCapabilities.MaxDataXferSize, MaxDataXferSize);
+            int chunk = TransferChunk;
             int done = 0;
             while (done < buffer.Length)
             {
                 int n = Math.Min(chunk, buffer.Length - done);
                 RegionAccess.WriteHead(Payload, offset + (ulong)done, index, (uint)n);
-                var reply = RegionAccess.Parse(Transact(VfioUserCommand.RegionRead, RegionAccess.Length, default, out _), withData: true);
+                var reply = RegionAccess.Parse(Transact(VfioUserCommand.RegionRead, RegionAccess.Length, default), withData: true);
                 if (reply.Count > (uint)n) ThrowHelper.Throw(Errno.E2BIG, "server returned more than asked");
                 reply.Data.CopyTo(buffer[done..]);
                 done += (int)reply.Count;
@@ -186,14 +193,14 @@ public sealed partial class VfioUserClient : IVfioClientDevice
     {
         lock (_lock)
         {
-            int chunk = (int)Math.Min(ServerCapabilities.MaxDataXferSize, MaxDataXferSize);
+            int chunk = TransferChunk;
             int done = 0;
             while (done < buffer.Length)
             {
                 int n = Math.Min(chunk, buffer.Length - done);
                 RegionAccess.WriteHead(Payload, offset + (ulong)done, index, (uint)n);
                 buffer.Slice(done, n).CopyTo(Payload[RegionAccess.Length..]);
-                var reply = RegionAccess.Parse(Transact(VfioUserCommand.RegionWrite, RegionAccess.Length + n, default, out _), withData: false);
+                var reply = RegionAccess.Parse(Transact(VfioUserCommand.RegionWrite, RegionAccess.Length + n, default), withData: false);
                 done += (int)Math.Min(reply.Count, (uint)n);
                 if (reply.Count < (uint)n) break;
             }
@@ -203,7 +210,7 @@ public sealed partial class VfioUserClient : IVfioClientDevice
 
     public void Reset()
     {
-        lock (_lock) Transact(VfioUserCommand.DeviceReset, 0, default, out _);
+        lock (_lock) Transact(VfioUserCommand.DeviceReset, 0, default);
     }
 
     /// <summary>DMA_MAP of a range; <paramref name="fd"/> (if any) is passed so the server can map it.</summary>
@@ -211,9 +218,9 @@ public sealed partial class VfioUserClient : IVfioClientDevice
     {
         lock (_lock)
         {
-            int n = new DmaMapRequest { Flags = (VfioUserDmaFlags)(uint)protection, Offset = fileOffset, Address = iova, Size = size }.Write(Payload);
-            if (fd is null) Transact(VfioUserCommand.DmaMap, n, default, out _);
-            else Transact(VfioUserCommand.DmaMap, n, [fd], out _);
+            int n = new DmaMapRequest { Flags = protection, Offset = fileOffset, Address = iova, Size = size }.Write(Payload);
+            if (fd is null) Transact(VfioUserCommand.DmaMap, n, default);
+            else Transact(VfioUserCommand.DmaMap, n, [fd]);
         }
     }
 
@@ -224,7 +231,7 @@ public sealed partial class VfioUserClient : IVfioClientDevice
     /// </summary>
     public VfioUserClientMemory MapMemory(ulong iova, ulong size, VfioDmaProtection protection = VfioDmaProtection.Read | VfioDmaProtection.Write, bool passFd = true)
     {
-        var memory = new VfioUserClientMemory(iova, size, protection, passFd);
+        var memory = new VfioUserClientMemory(iova, size, protection);
         try
         {
             MapDma(iova, size, protection, passFd ? memory.Fd : null);
@@ -244,7 +251,7 @@ public sealed partial class VfioUserClient : IVfioClientDevice
         lock (_lock)
         {
             int n = new DmaUnmapRequest { Flags = all ? DmaUnmapRequest.FlagAll : 0, Address = iova, Size = size }.Write(Payload);
-            Transact(VfioUserCommand.DmaUnmap, n, default, out _);
+            Transact(VfioUserCommand.DmaUnmap, n, default);
             for (int i = _memory.Count - 1; i >= 0; i--)
             {
                 if (!all && (_memory[i].Iova != iova || _memory[i].Size != size)) continue;
@@ -278,6 +285,21 @@ public sealed partial class VfioUserClient : IVfioClientDevice
             }
             return served;
         }
+    }
+
+    /// <summary>
+    /// <see cref="Transact(VfioUserCommand, int, ReadOnlySpan{FileDescriptorHandle}, out List{FileDescriptorHandle}?)"/>
+    /// for a reply that carries no descriptors: any that come are closed and the reply is a protocol error.
+    /// </summary>
+    private ReadOnlySpan<byte> Transact(VfioUserCommand command, int payloadLength, ReadOnlySpan<FileDescriptorHandle> fds)
+    {
+        var payload = Transact(command, payloadLength, fds, out var replyFds);
+        if (replyFds is { Count: > 0 })
+        {
+            CloseAll(replyFds);
+            ThrowHelper.Throw(Errno.EPROTO, $"{command}: unexpected descriptors with the reply");
+        }
+        return payload;
     }
 
     /// <summary>Sends a command whose payload is in place and waits for its reply, serving server requests meanwhile.</summary>
@@ -362,13 +384,6 @@ public sealed partial class VfioUserClient : IVfioClientDevice
             ArrayPool<byte>.Shared.Return(message);
             if (data is not null) ArrayPool<byte>.Shared.Return(data);
         }
-    }
-
-    private static void CloseAll(List<FileDescriptorHandle>? fds)
-    {
-        if (fds is null) return;
-        foreach (var fd in fds) fd.Dispose();
-        fds.Clear();
     }
 
     /// <summary>

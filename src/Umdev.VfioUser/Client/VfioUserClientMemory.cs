@@ -12,12 +12,11 @@ public sealed unsafe class VfioUserClientMemory : IDisposable
     private readonly FileDescriptorHandle _memfd;
     private readonly MemoryMapping _mapping;
 
-    internal VfioUserClientMemory(ulong iova, ulong size, VfioDmaProtection protection, bool passedFd)
+    internal VfioUserClientMemory(ulong iova, ulong size, VfioDmaProtection protection)
     {
         Iova = iova;
         Size = size;
         Protection = protection;
-        PassedFd = passedFd;
         _memfd = MemFd.Create("umdev-dma", size);
         try { _mapping = MemoryMapping.Map(_memfd, 0, size, writable: true); }
         catch
@@ -30,9 +29,6 @@ public sealed unsafe class VfioUserClientMemory : IDisposable
     public ulong Iova { get; }
     public ulong Size { get; }
     public VfioDmaProtection Protection { get; }
-
-    /// <summary>Whether the server got the descriptor (direct access) or must ask for every byte.</summary>
-    public bool PassedFd { get; }
 
     internal FileDescriptorHandle Fd => _memfd;
 

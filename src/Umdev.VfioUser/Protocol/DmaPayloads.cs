@@ -1,15 +1,7 @@
 using System.Buffers.Binary;
+using Umdev.Vfio;
 
 namespace Umdev.VfioUser.Protocol;
-
-/// <summary>DMA_MAP flags.</summary>
-[Flags]
-public enum VfioUserDmaFlags : uint
-{
-    None = 0,
-    Read = 0x1,
-    Write = 0x2,
-}
 
 /// <summary>DMA_MAP request: argsz, flags, offset (into the passed fd), address (IOVA), size.</summary>
 public readonly ref struct DmaMapRequest
@@ -17,7 +9,8 @@ public readonly ref struct DmaMapRequest
     public const int Length = 32;
 
     public uint Argsz { get; init; }
-    public VfioUserDmaFlags Flags { get; init; }
+    /// <summary>DMA_MAP flags: the same bits as VFIO's READ/WRITE.</summary>
+    public VfioDmaProtection Flags { get; init; }
     public ulong Offset { get; init; }
     public ulong Address { get; init; }
     public ulong Size { get; init; }
@@ -28,7 +21,7 @@ public readonly ref struct DmaMapRequest
         var r = new DmaMapRequest
         {
             Argsz = BinaryPrimitives.ReadUInt32LittleEndian(p),
-            Flags = (VfioUserDmaFlags)BinaryPrimitives.ReadUInt32LittleEndian(p[4..]),
+            Flags = (VfioDmaProtection)BinaryPrimitives.ReadUInt32LittleEndian(p[4..]),
             Offset = BinaryPrimitives.ReadUInt64LittleEndian(p[8..]),
             Address = BinaryPrimitives.ReadUInt64LittleEndian(p[16..]),
             Size = BinaryPrimitives.ReadUInt64LittleEndian(p[24..]),

@@ -24,7 +24,8 @@ public sealed partial class VfioUserSession
         var v = VersionPayload.Parse(p);
         if (v.Major != 0) ThrowHelper.Throw(Errno.ENOTSUP, $"unsupported major version {v.Major}");
         _client = VfioUserCapabilities.Parse(v.Json);
-        string baseCaps = $"\"max_msg_fds\":{_options.MaxMsgFds},\"max_data_xfer_size\":{_options.MaxDataXferSize}";
+        // Never announce more descriptors than one receive can hold.
+        string baseCaps = $"\"max_msg_fds\":{Math.Min(_options.MaxMsgFds, UnixSocket.MaxReceiveFds)},\"max_data_xfer_size\":{_options.MaxDataXferSize}";
         string[] candidates = _options.WriteMultiple
             ? [$"{{\"capabilities\":{{{baseCaps},\"write_multiple\":true}}}}", $"{{\"capabilities\":{{{baseCaps}}}}}", "{}", ""]
             : [$"{{\"capabilities\":{{{baseCaps}}}}}", "{}", ""];
@@ -93,7 +94,6 @@ public sealed partial class VfioUserSession
         int fdCount = fds?.Count ?? 0;
         if (fdCount > 1) ThrowHelper.Throw(Errno.EINVAL, "DMA_MAP takes at most one descriptor");
         if (r.Size == 0 || r.Address + (r.Size - 1) < r.Address) ThrowHelper.Throw(Errno.EINVAL, "bad DMA range");
-        var protection = (VfioDmaProtection)(uint)r.Flags;
         VfioDmaMemory memory;
         if (fdCount == 1)
         {
@@ -102,13 +102,13 @@ public sealed partial class VfioUserSession
             long fileSize = fd.GetRegularFileSize();
             if (r.Offset > (ulong)fileSize || r.Size > (ulong)fileSize - r.Offset)
                 ThrowHelper.Throw(Errno.EINVAL, "DMA range exceeds the passed file");
-            memory = new MappedDmaMemory(MemoryMapping.Map(fd, r.Offset, r.Size, (r.Flags & VfioUserDmaFlags.Write) != 0));
+            memory = new MappedDmaMemory(MemoryMapping.Map(fd, r.Offset, r.Size, (r.Flags & VfioDmaProtection.Write) != 0));
         }
         else
         {
             memory = new RemoteDmaMemory(this, r.Address);
         }
-        Dma.Map(r.Address, r.Size, protection, memory);
+        Dma.Map(r.Address, r.Size, r.Flags, memory);
         return 0;
     }
 

@@ -2,6 +2,7 @@ using System.Buffers;
 using Umdev.Interop;
 using Umdev.VfioUser.Protocol;
 using Umdev.VfioUser.Transport;
+using static Umdev.VfioUser.Transport.DescriptorList;
 
 namespace Umdev.VfioUser.Server;
 
@@ -103,7 +104,7 @@ public sealed partial class VfioUserSession
             if (header.IsReply)
             {
                 CompleteClientDma(header, _reader.Payload, fds);
-                if (fds is not null) foreach (var fd in fds) fd.Dispose();
+                CloseAll(fds);
                 continue;
             }
             if (_deferred.Count >= MaxDeferred)

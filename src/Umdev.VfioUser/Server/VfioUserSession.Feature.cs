@@ -80,13 +80,7 @@ public sealed partial class VfioUserSession
     {
         var r = Info8.Parse(p, "MIG_DATA_WRITE");
         if ((ulong)(p.Length - 8) != r.Size) ThrowHelper.Throw(Errno.EINVAL, "MIG_DATA_WRITE size differs from its data");
-        var data = p[8..];
-        while (!data.IsEmpty)
-        {
-            int n = File.WriteMigrationData(data);
-            if (n <= 0) ThrowHelper.Throw(Errno.EIO, "migration stream took no data");
-            data = data[n..];
-        }
+        File.WriteMigrationStream(p[8..]);
         return 0;
     }
 

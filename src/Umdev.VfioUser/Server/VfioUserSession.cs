@@ -5,6 +5,7 @@ using Umdev.Interop;
 using Umdev.Vfio;
 using Umdev.VfioUser.Protocol;
 using Umdev.VfioUser.Transport;
+using static Umdev.VfioUser.Transport.DescriptorList;
 
 namespace Umdev.VfioUser.Server;
 
@@ -270,13 +271,6 @@ public sealed partial class VfioUserSession : IDisposable
         {
             return false;
         }
-    }
-
-    private static void CloseAll(List<FileDescriptorHandle>? fds)
-    {
-        if (fds is null) return;
-        foreach (var fd in fds) fd.Dispose();
-        fds.Clear();
     }
 
     private void Release()

@@ -1,6 +1,7 @@
 using System.Buffers;
 using Umdev.Interop;
 using Umdev.VfioUser.Protocol;
+using static Umdev.VfioUser.Transport.DescriptorList;
 
 namespace Umdev.VfioUser.Transport;
 
@@ -148,14 +149,9 @@ public sealed class VfioUserMessageReader : IDisposable
     /// <summary>One receive into the free space; false at end of stream.</summary>
     private bool Fill()
     {
-        if (_start == _end)
-        {
-            _start = _end = _protectEnd;
-        }
-        else if (_end == _buffer.Length)
-        {
-            EnsureRoom(_end - _start + 1);
-        }
+        if (_start == _end) _start = _end = _protectEnd;
+        // Also after the reset: a protected message may end exactly at the buffer's end.
+        if (_end == _buffer.Length) EnsureRoom(_end - _start + 1);
         int before = _end;
         int n = _transport.Receive(_buffer.AsSpan(_end), _incoming, out bool truncated);
         if (n <= 0)
@@ -267,12 +263,6 @@ public sealed class VfioUserMessageReader : IDisposable
         _current = null;
         _currentMisplaced = false;
         _payloadLength = 0;
-    }
-
-    private static void CloseAll(List<FileDescriptorHandle> fds)
-    {
-        foreach (var fd in fds) fd.Dispose();
-        fds.Clear();
     }
 
     public void Dispose()

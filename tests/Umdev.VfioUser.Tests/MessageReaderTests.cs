@@ -1,0 +1,39 @@
+using Umdev.Interop;
+using Umdev.VfioUser.Transport;
+
+namespace Umdev.VfioUser.Tests;
+
+/// <summary>The message reader over a real socket pair.</summary>
+public class MessageReaderTests
+{
+    /// <summary>
+    /// A protected message that ends exactly at the end of the reader's buffer, with nothing after it
+    /// buffered yet: the next read must make room instead of receiving into no space (which looks like
+    /// end of stream and would drop the client).
+    /// </summary>
+    [Fact]
+    public void ReadsOnAfterAProtectedMessageThatFillsTheBuffer()
+    {
+        const int BufferSize = 64; // the pool hands out exactly this size
+        var (server, client) = UnixSocket.CreatePair();
+        using var c = client;
+        using var reader = new VfioUserMessageReader(new SocketTransport(server), maxMessage: 4096, initialBuffer: BufferSize);
+        var first = RawClient.Message(1, 1, Enumerable.Range(0, BufferSize - 16).Select(i => (byte)i).ToArray());
+        var second = RawClient.Message(2, 1, [0xAA, 0xBB]);
+        c.Send(first);
+        c.Send(second);
+
+        Assert.Equal(VfioUserReadStatus.Message, reader.Read());
+        Assert.Equal(1, reader.Header.Id);
+        var firstPayload = reader.Payload.ToArray();
+        reader.ProtectCurrent();
+        var read = reader.Read();
+        Assert.Equal(VfioUserReadStatus.Message, read);
+        Assert.Equal(2, reader.Header.Id);
+        Assert.Equal(new byte[] { 0xAA, 0xBB }, reader.Payload.ToArray());
+        Assert.Equal(first[16..], firstPayload);
+        reader.EndProtection();
+        c.Shutdown();
+        Assert.Equal(VfioUserReadStatus.EndOfStream, reader.Read());
+    }
+}
