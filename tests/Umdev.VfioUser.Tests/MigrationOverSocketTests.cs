@@ -53,6 +53,20 @@ public class MigrationOverSocketTests
     }
 
     [Fact]
+    public void AStreamLongerThanTheServersTransferSizeIsReadWhole()
+    {
+        // The server accepts 56-byte transfers: a 64 KiB read must still return all 72 bytes of STOP_COPY
+        // data, not stop at the first 56-byte chunk as if the stream had ended.
+        using var f = new MttyServerFixture(options: new VfioUserServiceOptions { Server = new() { MaxDataXferSize = 56 } });
+        using var c = VfioUserClient.Connect(f.SocketPath);
+        c.SetDeviceState(S.PreCopy);
+        Assert.Equal(24, c.ReadMigrationStream().Length);
+        c.SetDeviceState(S.StopCopy);
+        Assert.Equal(72, c.ReadMigrationStream().Length);
+        c.SetDeviceState(S.Running);
+    }
+
+    [Fact]
     public void DeviceRegionsAreRefusedWhileFrozenAndConfigSpaceIsNot()
     {
         using var f = new MttyServerFixture();

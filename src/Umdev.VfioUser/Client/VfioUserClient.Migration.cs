@@ -49,20 +49,30 @@ public sealed partial class VfioUserClient : IVfioMigrationClient
     public VfioPrecopyInfo GetPrecopyInfo() =>
         ThrowHelper.Throw<VfioPrecopyInfo>(Errno.ENOTTY, "vfio-user has no precopy-info message");
 
-    /// <summary>One MIG_DATA_READ of at most the transfer size both sides accept; fewer bytes than asked = no more now.</summary>
+    /// <summary>
+    /// MIG_DATA_READs of at most the transfer size both sides accept, until <paramref name="buffer"/> is full or
+    /// the server returns fewer bytes than asked (no more data now). Looping keeps that rule true for the
+    /// caller when its buffer is larger than one transfer.
+    /// </summary>
     public int ReadMigrationData(Span<byte> buffer)
     {
         lock (_lock)
         {
-            int n = Math.Min(buffer.Length, TransferChunk);
-            BinaryPrimitives.WriteUInt32LittleEndian(Payload, (uint)(8 + n));
-            BinaryPrimitives.WriteUInt32LittleEndian(Payload[4..], (uint)n);
-            var reply = Transact(VfioUserCommand.MigDataRead, 8, default);
-            if (reply.Length < 8) ThrowHelper.Throw(Errno.EPROTO, "MIG_DATA_READ reply too short");
-            uint size = BinaryPrimitives.ReadUInt32LittleEndian(reply[4..]);
-            if (size > (uint)n || size > (uint)(reply.Length - 8)) ThrowHelper.Throw(Errno.EPROTO, "MIG_DATA_READ reply size does not match");
-            reply.Slice(8, (int)size).CopyTo(buffer);
-            return (int)size;
+            int done = 0;
+            while (done < buffer.Length)
+            {
+                int n = Math.Min(buffer.Length - done, TransferChunk);
+                BinaryPrimitives.WriteUInt32LittleEndian(Payload, (uint)(8 + n));
+                BinaryPrimitives.WriteUInt32LittleEndian(Payload[4..], (uint)n);
+                var reply = Transact(VfioUserCommand.MigDataRead, 8, default);
+                if (reply.Length < 8) ThrowHelper.Throw(Errno.EPROTO, "MIG_DATA_READ reply too short");
+                uint size = BinaryPrimitives.ReadUInt32LittleEndian(reply[4..]);
+                if (size > (uint)n || size > (uint)(reply.Length - 8)) ThrowHelper.Throw(Errno.EPROTO, "MIG_DATA_READ reply size does not match");
+                reply.Slice(8, (int)size).CopyTo(buffer[done..]);
+                done += (int)size;
+                if (size < (uint)n) break;
+            }
+            return done;
         }
     }
 
