@@ -61,7 +61,6 @@ public sealed class MttyDriver : MdevDriver
     {
         if (VfioDevice.FromMdev(mdev)?.Ops is not MttyDevice device) return;
         VfioDevice.Unregister(mdev);
-        device.Destroy();
         Interlocked.Add(ref _availablePorts, device.NumPorts);
     }
 

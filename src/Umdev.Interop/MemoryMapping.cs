@@ -20,6 +20,17 @@ public sealed unsafe class MemoryMapping : SafeHandle
     /// <summary>The mapped bytes (valid only while the mapping is alive).</summary>
     public byte* Pointer => (byte*)handle;
 
+    /// <summary>
+    /// <paramref name="length"/> mapped bytes at <paramref name="offset"/> (EINVAL outside the mapping);
+    /// valid only while the mapping is alive.
+    /// </summary>
+    public Span<byte> Span(ulong offset, int length)
+    {
+        if (length < 0 || offset > Length || (ulong)length > Length - offset)
+            ThrowHelper.Throw(Errno.EINVAL, "range outside the mapping");
+        return new Span<byte>(Pointer + offset, length);
+    }
+
     /// <summary>Maps <paramref name="length"/> bytes of <paramref name="fd"/> at <paramref name="offset"/>, shared.</summary>
     public static MemoryMapping Map(FileDescriptorHandle fd, ulong offset, ulong length, bool writable)
     {

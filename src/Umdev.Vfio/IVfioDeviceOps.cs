@@ -1,39 +1,26 @@
 namespace Umdev.Vfio;
 
 /// <summary>
-/// What a vendor driver implements for each of its devices (the kernel's <c>vfio_device_ops</c>).
-/// Failures are <see cref="Interop.ErrnoException"/> carrying the errno the ioctl/read/write would
-/// return. The VFIO core adds no locking: drivers serialise what they need.
+/// What a vendor driver implements for each of its devices (the kernel's <c>vfio_device_ops</c>, minus
+/// what the model does once for every driver). The driver declares its regions and interrupts in
+/// <see cref="Layout"/>; the model answers the info queries and SET_IRQS, checks every access against
+/// the declared regions and runs only the region's handler. Failures are
+/// <see cref="Interop.ErrnoException"/> carrying the errno the ioctl/read/write would return.
 /// </summary>
 public interface IVfioDeviceOps
 {
     /// <summary>The ops name (mtty: <c>vfio-mtty</c>).</summary>
     string Name { get; }
 
+    /// <summary>The device's regions and interrupts; read once, when the device is registered.</summary>
+    VfioDeviceLayout Layout { get; }
+
     /// <summary>First open of the device (<c>open_device</c>).</summary>
-    void OpenDevice();
+    void OpenDevice() { }
 
-    /// <summary>Last close of the device (<c>close_device</c>).</summary>
-    void CloseDevice();
-
-    /// <summary>VFIO_DEVICE_GET_INFO; <paramref name="argsz"/> is the caller's buffer size.</summary>
-    VfioDeviceInfo GetDeviceInfo(uint argsz);
-
-    /// <summary>VFIO_DEVICE_GET_REGION_INFO.</summary>
-    VfioRegionInfo GetRegionInfo(uint index, uint argsz);
-
-    /// <summary>VFIO_DEVICE_GET_IRQ_INFO.</summary>
-    VfioIrqInfo GetIrqInfo(uint index, uint argsz);
-
-    /// <summary>VFIO_DEVICE_SET_IRQS.</summary>
-    void SetIrqs(in VfioIrqSet irqSet);
-
-    /// <summary>read() of the device file at <paramref name="offset"/> (region index &lt;&lt; 40 | in-region offset).</summary>
-    int Read(Span<byte> buffer, ulong offset);
-
-    /// <summary>write() of the device file.</summary>
-    int Write(ReadOnlySpan<byte> buffer, ulong offset);
+    /// <summary>Last close of the device (<c>close_device</c>), after the model released its interrupts.</summary>
+    void CloseDevice() { }
 
     /// <summary>VFIO_DEVICE_RESET.</summary>
-    void Reset();
+    void Reset() { }
 }

@@ -63,6 +63,9 @@ public static class VfioPci
     public const uint VgaRegionIndex = 8;
     public const uint NumRegions = 9;
 
+    /// <summary>The highest index whose <c>index &lt;&lt; 40</c> offset fits in 64 bits.</summary>
+    public const uint MaxRegionIndex = (1u << 24) - 1;
+
     public const uint IntxIrqIndex = 0;
     public const uint MsiIrqIndex = 1;
     public const uint MsixIrqIndex = 2;

@@ -5,11 +5,12 @@ using Umdev.Vfio.Migration;
 namespace Umdev.Vfio;
 
 /// <summary>
-/// A registered VFIO device (the kernel's <c>struct vfio_device</c>): ties a vendor's ops to its mdev
-/// and counts opens, calling <see cref="IVfioDeviceOps.OpenDevice"/> on the first and
-/// <see cref="IVfioDeviceOps.CloseDevice"/> on the last.
+/// A registered VFIO device (the kernel's <c>struct vfio_device</c>): ties a vendor's ops to its mdev,
+/// counts opens (calling <see cref="IVfioDeviceOps.OpenDevice"/> on the first and
+/// <see cref="IVfioDeviceOps.CloseDevice"/> on the last) and does what every driver needs once: the
+/// info queries, region bounds and the freeze policy, SET_IRQS.
 /// </summary>
-public sealed class VfioDevice
+public sealed partial class VfioDevice
 {
     private readonly Lock _openLock = new();
     private int _openCount;
@@ -18,11 +19,20 @@ public sealed class VfioDevice
     {
         Mdev = mdev;
         Ops = ops;
+        Layout = ops.Layout;
+        Interrupts = Layout.Interrupts;
+        _regions = IndexRegions(Layout);
         if (ops is IVfioMigrationDriver migrationDriver) Migration = new VfioMigration(migrationDriver);
     }
 
     public MdevDevice Mdev { get; }
     public IVfioDeviceOps Ops { get; }
+
+    /// <summary>The regions and interrupts the driver declared.</summary>
+    public VfioDeviceLayout Layout { get; }
+
+    /// <summary>The device's interrupts (the driver raises them; users attach eventfds with SET_IRQS).</summary>
+    public VfioInterrupts Interrupts { get; }
 
     /// <summary>Migration v2 state of the device; null when its driver does not implement <see cref="IVfioMigrationDriver"/>.</summary>
     public VfioMigration? Migration { get; }
@@ -43,11 +53,19 @@ public sealed class VfioDevice
         return device;
     }
 
-    /// <summary>Unregisters the device (from the driver's remove).</summary>
+    /// <summary>
+    /// Unregisters the device (from the driver's remove): a user still holding it gets ENODEV from every
+    /// access, its eventfds are released and so is the memory of its regions.
+    /// </summary>
     public static void Unregister(MdevDevice mdev)
     {
-        FromMdev(mdev)?.Migration?.Shutdown();
+        if (FromMdev(mdev) is not { } device) return;
+        device.Migration?.Shutdown();
+        device._unregistered = true;
+        device.Interrupts.DisableAll(forever: true);
         mdev.DriverData = null;
+        // Memory stays mapped while an access holds it (VfioMemoryRegion references its mapping).
+        foreach (var region in device.Layout.Regions) region.Release();
     }
 
     public static VfioDevice? FromMdev(MdevDevice mdev) => mdev.DriverData as VfioDevice;
@@ -117,6 +135,7 @@ public sealed class VfioDevice
             if (--_openCount == 0)
             {
                 Migration?.Close();
+                Interrupts.DisableAll();
                 Ops.CloseDevice();
             }
         }

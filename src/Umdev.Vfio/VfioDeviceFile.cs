@@ -15,19 +15,25 @@ public sealed class VfioDeviceFile : IVfioClientDevice, IVfioMigrationClient
 
     public VfioDevice Device => _device ?? ThrowHelper.Throw<VfioDevice>(Errno.EBADF, "device file closed");
 
-    private IVfioDeviceOps Ops => Device.Ops;
+    public VfioDeviceInfo GetInfo(uint argsz = 24) => Device.GetInfo(argsz);
 
-    public VfioDeviceInfo GetInfo(uint argsz = 24) => Ops.GetDeviceInfo(argsz);
+    /// <summary>
+    /// The region's info. For a mappable region <see cref="VfioRegionInfo.MmapHandle"/> is a descriptor of
+    /// its memory that the caller owns and maps at the info's offset, as a vfio-user client does.
+    /// </summary>
+    public VfioRegionInfo GetRegionInfo(uint index, uint argsz = VfioRegionInfo.MinArgsz)
+    {
+        var info = Device.GetRegionInfo(index, argsz);
+        return info.MmapHandle is { } memory ? info with { MmapHandle = memory.Duplicate() } : info;
+    }
 
-    public VfioRegionInfo GetRegionInfo(uint index, uint argsz = VfioRegionInfo.MinArgsz) => Ops.GetRegionInfo(index, argsz);
+    public VfioIrqInfo GetIrqInfo(uint index, uint argsz = VfioIrqInfo.MinArgsz) => Device.GetIrqInfo(index, argsz);
 
-    public VfioIrqInfo GetIrqInfo(uint index, uint argsz = VfioIrqInfo.MinArgsz) => Ops.GetIrqInfo(index, argsz);
+    public void SetIrqs(in VfioIrqSet irqSet) => Device.SetIrqs(irqSet);
 
-    public void SetIrqs(in VfioIrqSet irqSet) => Ops.SetIrqs(irqSet);
+    public int Read(Span<byte> buffer, ulong offset) => Device.Read(buffer, offset);
 
-    public int Read(Span<byte> buffer, ulong offset) => Ops.Read(buffer, offset);
-
-    public int Write(ReadOnlySpan<byte> buffer, ulong offset) => Ops.Write(buffer, offset);
+    public int Write(ReadOnlySpan<byte> buffer, ulong offset) => Device.Write(buffer, offset);
 
     /// <summary>Reads from a region by index and in-region offset.</summary>
     public int ReadRegion(uint index, ulong offset, Span<byte> buffer) => Read(buffer, VfioPci.IndexToOffset(index) + offset);
@@ -37,7 +43,7 @@ public sealed class VfioDeviceFile : IVfioClientDevice, IVfioMigrationClient
     /// <summary>VFIO_DEVICE_RESET; also forces the migration state back to RUNNING, ending any session.</summary>
     public void Reset()
     {
-        Ops.Reset();
+        Device.Ops.Reset();
         Device.Migration?.Reset();
     }
 

@@ -48,13 +48,16 @@ public class IntxLevelTests
     }
 
     [Fact]
-    public void Only_the_cards_own_ports_count()
+    public void The_level_clears_when_the_condition_is_read_away()
     {
         using var f = new MttyFixture(1);
+        f.WriteReg(0, FCR, 0x07);
+        f.WriteReg(0, IER, 0x01);                     // received data available
         var e = f.EnableIrq();
-        f.WriteReg(1, IER, 0x02);                     // port 1 state of a one-port card: raises once
+        f.WriteReg(0, THR, 0x41);                     // loops back: raises
         Assert.Equal(1UL, MttyFixture.AwaitSignal(e));
-        f.Unmask();                                   // but is not part of the card's level
+        f.ReadReg(0, RBR);                            // the FIFO empties: the condition is gone
+        f.Unmask();                                   // so the unmask does not re-assert the line
         MttyFixture.AssertNoSignal(e);
     }
 

@@ -1,3 +1,4 @@
+using Umdev.Interop;
 using Umdev.Vfio;
 
 namespace Umdev.Devices.Mtty.Tests;
@@ -269,22 +270,25 @@ public class UartRegisterTests
     }
 
     [Fact]
-    public void Offsets_past_the_registers_ignore_writes_and_read_zero()
+    public void Offsets_past_the_registers_are_refused_before_the_port_sees_them()
     {
+        // The sample ignores such writes and reads 0; the model refuses accesses outside the 8-byte BAR.
         using var f = new MttyFixture(1);
-        f.WriteReg(0, 8, 0x41);
-        f.WriteReg(0, 0x1000, 0x41);
-        Assert.Equal(0x60, f.ReadReg(0, LSR));
-        Assert.Equal(0, f.ReadReg(0, 8));
-        Assert.Equal(0, f.ReadReg(0, 0xFFFF));
+        Errnos.Expect(Errno.EINVAL, () => f.File.WriteRegion(0, 8, [0x41]));
+        Errnos.Expect(Errno.EINVAL, () => f.File.WriteRegion(0, 0x1000, [0x41]));
+        Errnos.Expect(Errno.EINVAL, () => f.File.ReadRegion(0, 0xFFFF, new byte[1]));
+        Errnos.Expect(Errno.EINVAL, () => f.File.ReadRegion(0, 7, new byte[2]));
+        Assert.Equal(0x60, f.ReadReg(0, LSR));         // nothing reached the UART
+        Assert.Equal(0x00, f.ReadReg(0, RBR));
     }
 
     [Fact]
-    public void Bar1_of_a_single_port_card_still_reaches_port_1_state()
+    public void Bar1_of_a_single_port_card_is_refused()
     {
+        // The sample reaches a second port's state the card does not have; BAR1 is empty here (size 0).
         using var f = new MttyFixture(1);
-        f.WriteReg(1, SCR, 0x42);
-        Assert.Equal(0x42, f.ReadReg(1, SCR));
+        Errnos.Expect(Errno.EINVAL, () => f.File.WriteRegion(1, SCR, [0x42]));
+        Errnos.Expect(Errno.EINVAL, () => f.File.ReadRegion(1, SCR, new byte[1]));
         Assert.Equal(0x00, f.ReadReg(0, SCR));
     }
 }

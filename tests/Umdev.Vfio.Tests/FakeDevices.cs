@@ -28,15 +28,7 @@ internal sealed class FakeDriver(Func<IVfioDeviceOps> factory) : MdevDriver
 internal class FakeOps : IVfioDeviceOps
 {
     public string Name => "fake";
-    public void OpenDevice() { }
-    public void CloseDevice() { }
-    public VfioDeviceInfo GetDeviceInfo(uint argsz) => new(VfioDeviceFlags.Pci, 0, 0);
-    public VfioRegionInfo GetRegionInfo(uint index, uint argsz) => ThrowHelper.Throw<VfioRegionInfo>(Errno.EINVAL);
-    public VfioIrqInfo GetIrqInfo(uint index, uint argsz) => ThrowHelper.Throw<VfioIrqInfo>(Errno.EINVAL);
-    public void SetIrqs(in VfioIrqSet irqSet) => ThrowHelper.Throw(Errno.EINVAL);
-    public int Read(Span<byte> buffer, ulong offset) => ThrowHelper.Throw<int>(Errno.EINVAL);
-    public int Write(ReadOnlySpan<byte> buffer, ulong offset) => ThrowHelper.Throw<int>(Errno.EINVAL);
-    public void Reset() { }
+    public VfioDeviceLayout Layout { get; init; } = new() { NumRegions = 0 };
 }
 
 /// <summary>A migrating device that records every arc it is asked for and writes its name into saving streams.</summary>

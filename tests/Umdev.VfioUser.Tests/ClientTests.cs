@@ -19,7 +19,7 @@ public class ClientTests
             Assert.Equal(8u, c.ServerCapabilities.MaxMsgFds);
             var info = c.GetInfo();
             Assert.Equal(new VfioDeviceInfo(VfioDeviceFlags.Pci | VfioDeviceFlags.Reset, 9, 5), info);
-            var expected = vfio.Ops.GetRegionInfo(7, 32);
+            var expected = vfio.GetRegionInfo(7, 32);
             var config7 = c.GetRegionInfo(7);
             Assert.Equal((expected.Index, expected.Flags, expected.Size, expected.Offset), (config7.Index, config7.Flags, config7.Size, config7.Offset));
             Assert.Empty(config7.Capabilities);
@@ -28,7 +28,7 @@ public class ClientTests
             Assert.Equal(new VfioSparseMmapArea(4096, 4096), Assert.IsType<VfioSparseMmapCapability>(Assert.Single(bar4.Capabilities)).Areas.Single());
             Assert.NotNull(bar4.MmapHandle);
             bar4.MmapHandle!.Dispose();
-            Assert.Equal(new VfioIrqInfo(0, VfioIrqInfoFlags.EventFd, 1), c.GetIrqInfo(0));
+            Assert.Equal(new VfioIrqInfo(0, VfioIrqInfoFlags.EventFd | VfioIrqInfoFlags.Maskable | VfioIrqInfoFlags.Automasked, 1), c.GetIrqInfo(0));
             Assert.Equal(Errno.EINVAL, Assert.Throws<ErrnoException>(() => c.GetIrqInfo(2)).Errno);
             Assert.Equal(Errno.EINVAL, Assert.Throws<ErrnoException>(() => c.GetRegionInfo(9)).Errno);
             var config = new byte[256];
@@ -51,12 +51,15 @@ public class ClientTests
         c.SetIrqs(new VfioIrqSet(VfioIrqSetFlags.DataEventFd | VfioIrqSetFlags.ActionTrigger, 0, 0, 1, eventFds: [intx]));
         f.Ops().RaiseIntx();
         Assert.Equal(1ul, intx.Wait(30000));
+        f.Ops().RaiseIntx();                            // auto-masked: not signalled
+        Assert.Equal(0ul, intx.Wait(100));
+        c.SetIrqs(new VfioIrqSet(VfioIrqSetFlags.DataNone | VfioIrqSetFlags.ActionUnmask, 0, 0, 1));
         c.SetIrqs(new VfioIrqSet(VfioIrqSetFlags.DataBool | VfioIrqSetFlags.ActionTrigger, 0, 0, 1, data: [1]));
         Assert.Equal(1ul, intx.Wait(30000));
         c.SetIrqs(new VfioIrqSet(VfioIrqSetFlags.DataEventFd | VfioIrqSetFlags.ActionTrigger, 0, 0, 1, eventFds: [null]));
         Assert.Equal(0, f.Ops().ActiveTriggers);
-        var e = Assert.Throws<ErrnoException>(() => c.SetIrqs(new VfioIrqSet(VfioIrqSetFlags.DataNone | VfioIrqSetFlags.ActionMask, 0, 0, 1)));
-        Assert.Equal(Errno.ENOTTY, e.Errno);
+        var e = Assert.Throws<ErrnoException>(() => c.SetIrqs(new VfioIrqSet(VfioIrqSetFlags.DataNone | VfioIrqSetFlags.ActionTrigger, VfioPci.MsixIrqIndex, 0, 1)));
+        Assert.Equal(Errno.ENOTTY, e.Errno);                // an index the device does not declare
     }
 
     [Fact]

@@ -64,12 +64,13 @@ public class CommandTests
     {
         using var f = new ServerFixture();
         using var c = f.Negotiated();
-        using (var r = c.Call(VfioUserCommand.DeviceGetIrqInfo, RawClient.U32s(16, 0, 0, 0))) Assert.Equal(RawClient.U32s(16, 1, 0, 1), r.Payload);
+        using (var r = c.Call(VfioUserCommand.DeviceGetIrqInfo, RawClient.U32s(16, 0, 0, 0))) Assert.Equal(RawClient.U32s(16, 7, 0, 1), r.Payload);
         using var intx = EventFd.Create();
         using (var r = c.Call(VfioUserCommand.DeviceSetIrqs, RawClient.U32s(20, 0x24, 0, 0, 1), intx)) Assert.Equal(Errno.None, r.Error);
         f.Ops().RaiseIntx();
         Assert.Equal(1ul, intx.Wait(30000));
-        // Loopback trigger through the wire (NONE|TRIGGER count 1).
+        // The line auto-masked: UNMASK (NONE|UNMASK), then a loopback trigger through the wire (NONE|TRIGGER count 1).
+        using (var r = c.Call(VfioUserCommand.DeviceSetIrqs, RawClient.U32s(20, 0x11, 0, 0, 1))) Assert.False(r.Header.IsError);
         using (var r = c.Call(VfioUserCommand.DeviceSetIrqs, RawClient.U32s(20, 0x21, 0, 0, 1))) Assert.False(r.Header.IsError);
         Assert.Equal(1ul, intx.Wait(30000));
         // De-assign: EVENTFD with no descriptor.

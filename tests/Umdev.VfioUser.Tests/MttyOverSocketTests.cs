@@ -46,4 +46,14 @@ public class MttyOverSocketTests
         f.Core.RemoveWrite(f.Device, "1\n"u8);
         Assert.False(File.Exists(f.SocketPath));
     }
+
+    [Fact]
+    public void ANineByteReadOfTheEightByteBar0IsEinval()
+    {
+        using var f = new MttyServerFixture();
+        using var c = VfioUserClient.Connect(f.SocketPath);
+        c.GetInfo();
+        Assert.Equal(Errno.EINVAL, Assert.Throws<ErrnoException>(() => c.ReadRegion(0, 0, new byte[9])).Errno);
+        Assert.Equal(8, c.ReadRegion(0, 0, new byte[8]));
+    }
 }

@@ -10,7 +10,7 @@ namespace Umdev.VfioUser.Tests;
 /// opens; BAR2 (16 bytes) is a DMA engine: iova u64 @0, length u32 @8, and a write to the command byte @12
 /// runs 1 = copy client memory into BAR3, 2 = copy BAR3 into client memory, 3 = pin (kept until unmap),
 /// 4 = increment every byte through the pin. BAR3 (256 bytes) is the engine's buffer. BAR4 (8 KiB) is
-/// mmap-able through a memfd with one sparse area. IRQ 0 is INTx, IRQ 4 is REQ (both eventfd triggers).
+/// memory a client may map, with one sparse area. IRQ 0 is INTx, IRQ 4 is REQ.
 /// </summary>
 public sealed class TestDeviceOps : IVfioDeviceOps, IVfioDmaUnmapListener
 {
@@ -19,8 +19,6 @@ public sealed class TestDeviceOps : IVfioDeviceOps, IVfioDmaUnmapListener
     private readonly byte[] _bar2 = new byte[16];
     private readonly byte[] _bar3 = new byte[256];
     private readonly byte[] _config = new byte[256];
-    private readonly EventFdReference?[] _triggers = new EventFdReference?[5];
-    private readonly FileDescriptorHandle _bar4Memory = MemFd.Create("test-bar4", 8192);
     private VfioDmaPin? _pin;
 
     public TestDeviceOps()
@@ -33,102 +31,47 @@ public sealed class TestDeviceOps : IVfioDeviceOps, IVfioDmaUnmapListener
         _config[11] = 0x07;
         _config[0x10] = 0x01;
         _config[0x3d] = 0x01;
+        Bar4 = new VfioMemoryRegion(4, 8192, [new VfioSparseMmapArea(4096, 4096)], name: "test-bar4");
+        Layout = new VfioDeviceLayout
+        {
+            Flags = VfioDeviceFlags.Pci | VfioDeviceFlags.Reset,
+            Regions =
+            [
+                Bytes(0, _bar0),
+                new VfioEmulatedRegion(2, 16, (o, d) => Copy(_bar2, o, d), WriteEngine),
+                Bytes(3, _bar3),
+                Bar4,
+                Bytes(VfioPci.ConfigRegionIndex, _config),
+            ],
+            Interrupts = new VfioInterrupts(new VfioInterruptSpec(Intx: true, MsiVectors: 0, Req: true)),
+        };
     }
 
     public VfioDevice? Device { get; set; }
     public string Name => "vfio-test";
+    public VfioDeviceLayout Layout { get; }
+    public VfioMemoryRegion Bar4 { get; }
     public int Opens, Closes;
     public readonly List<(ulong Iova, ulong Length)> Unmaps = [];
     public bool PinHeld { get { lock (_lock) return _pin is not null; } }
-    public int ActiveTriggers { get { lock (_lock) return _triggers.Count(t => t is not null); } }
+    public int ActiveTriggers => Layout.Interrupts.AttachedCount;
 
     public void OpenDevice() { lock (_lock) Opens++; }
 
-    public void CloseDevice()
+    public void CloseDevice() { lock (_lock) Closes++; }
+
+    private VfioEmulatedRegion Bytes(uint index, byte[] bytes) =>
+        new(index, (ulong)bytes.Length, (o, d) => Copy(bytes, o, d), (o, d) => { lock (_lock) d.CopyTo(bytes.AsSpan((int)o)); });
+
+    private void Copy(byte[] bytes, ulong offset, Span<byte> data)
     {
-        lock (_lock)
-        {
-            Closes++;
-            for (int i = 0; i < _triggers.Length; i++) { _triggers[i]?.Dispose(); _triggers[i] = null; }
-        }
+        lock (_lock) bytes.AsSpan((int)offset, data.Length).CopyTo(data);
     }
 
-    public VfioDeviceInfo GetDeviceInfo(uint argsz)
+    private void WriteEngine(ulong offset, ReadOnlySpan<byte> data)
     {
-        if (argsz < VfioDeviceInfo.MinArgsz) ThrowHelper.Throw(Errno.EINVAL);
-        return new VfioDeviceInfo(VfioDeviceFlags.Pci | VfioDeviceFlags.Reset, VfioPci.NumRegions, VfioPci.NumIrqs);
-    }
-
-    public VfioRegionInfo GetRegionInfo(uint index, uint argsz)
-    {
-        if (argsz < VfioRegionInfo.MinArgsz || index >= VfioPci.NumRegions) ThrowHelper.Throw(Errno.EINVAL);
-        var rw = VfioRegionFlags.Read | VfioRegionFlags.Write;
-        ulong size = index switch { 0 => 8, 2 => 16, 3 => 256, 4 => 8192, 7 => 256, _ => 0 };
-        var info = new VfioRegionInfo(index, rw, size, VfioPci.IndexToOffset(index));
-        if (index == 4)
-            info = info with
-            {
-                Flags = rw | VfioRegionFlags.Mmap,
-                Capabilities = [new VfioSparseMmapCapability([new VfioSparseMmapArea(4096, 4096)])],
-                MmapHandle = _bar4Memory,
-            };
-        return info;
-    }
-
-    public VfioIrqInfo GetIrqInfo(uint index, uint argsz)
-    {
-        if (argsz < VfioIrqInfo.MinArgsz || index is not (0 or 4)) ThrowHelper.Throw(Errno.EINVAL);
-        return new VfioIrqInfo(index, VfioIrqInfoFlags.EventFd, 1);
-    }
-
-    public void SetIrqs(in VfioIrqSet set)
-    {
-        set.ValidateAndPrepare(VfioPci.NumIrqs, VfioPci.NumIrqs);
-        if (set.Index is not (0 or 4) || set.Action != VfioIrqSetFlags.ActionTrigger) ThrowHelper.Throw(Errno.ENOTTY);
-        lock (_lock)
-        {
-            switch (set.DataType)
-            {
-                case VfioIrqSetFlags.DataEventFd:
-                    if (set.Count != 1 || set.Start != 0) ThrowHelper.Throw(Errno.EINVAL);
-                    _triggers[set.Index]?.Dispose();
-                    _triggers[set.Index] = set.EventFds[0]?.AddReference();
-                    break;
-                case VfioIrqSetFlags.DataNone when set.Count == 0:
-                    _triggers[set.Index]?.Dispose();
-                    _triggers[set.Index] = null;
-                    break;
-                default:
-                    _triggers[set.Index]?.Signal();
-                    break;
-            }
-        }
-    }
-
-    public int Read(Span<byte> buffer, ulong offset)
-    {
-        var region = Region(offset, buffer.Length, out int at);
-        lock (_lock) region.AsSpan(at, buffer.Length).CopyTo(buffer);
-        return buffer.Length;
-    }
-
-    public int Write(ReadOnlySpan<byte> buffer, ulong offset)
-    {
-        var region = Region(offset, buffer.Length, out int at);
-        lock (_lock) buffer.CopyTo(region.AsSpan(at));
-        if (region == _bar2 && at <= 12 && at + buffer.Length > 12) RunDma(_bar2[12]);
-        return buffer.Length;
-    }
-
-    private byte[] Region(ulong offset, int length, out int at)
-    {
-        uint index = VfioPci.OffsetToIndex(offset);
-        ulong inRegion = offset & VfioPci.OffsetMask;
-        byte[]? region = index switch { 0 => _bar0, 2 => _bar2, 3 => _bar3, 7 => _config, _ => null };
-        if (region is null || inRegion > (ulong)region.Length || (ulong)length > (ulong)region.Length - inRegion)
-            ThrowHelper.Throw(Errno.EINVAL, "access outside the region");
-        at = (int)inRegion;
-        return region;
+        lock (_lock) data.CopyTo(_bar2.AsSpan((int)offset));
+        if (offset <= 12 && offset + (ulong)data.Length > 12) RunDma(_bar2[12]);
     }
 
     private void RunDma(byte command)
@@ -154,8 +97,12 @@ public sealed class TestDeviceOps : IVfioDeviceOps, IVfioDmaUnmapListener
         }
     }
 
-    /// <summary>Raises INTx (tests call it to check eventfd delivery).</summary>
-    public void RaiseIntx() { lock (_lock) _triggers[0]?.Signal(); }
+    /// <summary>Pulses INTx (raised, then lowered: nothing re-asserts it at unmask).</summary>
+    public void RaiseIntx()
+    {
+        Layout.Interrupts.Raise();
+        Layout.Interrupts.Lower();
+    }
 
     public void DmaUnmap(ulong iova, ulong length)
     {
@@ -169,8 +116,6 @@ public sealed class TestDeviceOps : IVfioDeviceOps, IVfioDmaUnmapListener
             }
         }
     }
-
-    public void Reset() { }
 }
 
 public sealed class TestDriver : MdevDriver

@@ -260,8 +260,8 @@ public class UntrustedInputTests
     {
         using var f = new ServerFixture();
         using var c = f.Negotiated();
-        // The test driver answers MASK on INTx with ENOTTY.
-        using var r = c.Call(VfioUserCommand.DeviceSetIrqs, RawClient.U32s(20, 0x09, 0, 0, 1));
+        // The test device declares no MSI-X: TRIGGER on it is ENOTTY.
+        using var r = c.Call(VfioUserCommand.DeviceSetIrqs, RawClient.U32s(20, 0x21, 2, 0, 1));
         Assert.Equal(Errno.ENOTTY, r.Error);
         Assert.Equal(16u, r.Header.Size);
         Assert.Equal(0x21u, (uint)r.Header.Flags);

@@ -8,9 +8,6 @@ namespace Umdev.VfioUser.Server;
 
 public sealed partial class VfioUserSession
 {
-    /// <summary>Region indexes are shifted by 40 bits into a 64-bit device-file offset.</summary>
-    private const uint MaxRegionIndex = (1u << 24) - 1;
-
     private const int MaxRegionInfoArgsz = 64 * 1024;
 
     /// <summary>Bounds the per-request eventfd array (the driver then checks against its own IRQ count).</summary>
@@ -50,9 +47,8 @@ public sealed partial class VfioUserSession
     private ulong FileOffset(uint region, ulong offset, uint count)
     {
         if (count > _options.MaxDataXferSize) ThrowHelper.Throw(Errno.E2BIG, "transfer larger than max_data_xfer_size");
-        if (region > MaxRegionIndex || offset > VfioPci.OffsetMask || count > VfioPci.OffsetMask + 1 - offset)
+        if (region > VfioPci.MaxRegionIndex || offset > VfioPci.OffsetMask || count > VfioPci.OffsetMask + 1 - offset)
             ThrowHelper.Throw(Errno.EINVAL, "region access out of range");
-        RefuseWhileFrozen(region);
         return VfioPci.IndexToOffset(region) | offset;
     }
 
@@ -135,7 +131,8 @@ public sealed partial class VfioUserSession
     {
         var r = RegionInfoRequest.Parse(p);
         if (r.Argsz < VfioRegionInfo.MinArgsz) ThrowHelper.Throw(Errno.EINVAL, "argsz too small");
-        var info = File.GetRegionInfo(r.Index, r.Argsz);
+        // The model's info: a mappable region's descriptor is borrowed for the send, not duplicated.
+        var info = File.Device.GetRegionInfo(r.Index, r.Argsz);
         int n = info.Encode(reply, Math.Min(r.Argsz, MaxRegionInfoArgsz));
         if ((info.Flags & VfioRegionFlags.Mmap) != 0 && info.MmapHandle is { IsInvalid: false, IsClosed: false } fd) replyFd = fd;
         return n;
@@ -167,7 +164,6 @@ public sealed partial class VfioUserSession
         {
             if (fdCount > 0) ThrowHelper.Throw(Errno.EINVAL, "descriptors with a non-eventfd SET_IRQS");
             File.SetIrqs(new VfioIrqSet(flags, r.Index, r.Start, r.Count, r.Data, default, r.Argsz));
-            if (r.Index == VfioPci.ReqIrqIndex && (flags & VfioIrqSetFlags.ActionTrigger) != 0 && r.Count == 0) SetRequest(null);
             return 0;
         }
         // Eventfds travel as SCM_RIGHTS: either one per entry (assign) or none (de-assign).
@@ -180,8 +176,6 @@ public sealed partial class VfioUserSession
             // The kernel structure carries the fds inline: argsz = 20 + 4 per entry.
             uint argsz = SetIrqsPayload.Length + 4 * r.Count;
             File.SetIrqs(new VfioIrqSet(flags, r.Index, r.Start, r.Count, default, eventFds, argsz));
-            if (r.Index == VfioPci.ReqIrqIndex && (flags & VfioIrqSetFlags.ActionTrigger) != 0)
-                SetRequest(fdCount > 0 ? eventFds[0]!.AddReference() : null);
         }
         finally
         {
@@ -190,6 +184,4 @@ public sealed partial class VfioUserSession
         }
         return 0;
     }
-
-    private void SetRequest(EventFdReference? request) => Interlocked.Exchange(ref _request, request)?.Dispose();
 }

@@ -48,20 +48,6 @@ public sealed partial class VfioUserSession
         return DeviceFeaturePayload.Length + n;
     }
 
-    /// <summary>
-    /// Device regions are refused (EINVAL, as libvfio-user does in stop-and-copy) while the device is frozen
-    /// for migration: STOP, STOP_COPY and RESUMING. A frozen device must not change (mtty's RBR read pops
-    /// its FIFO, so even reads would corrupt the saved state) and a resuming one is about to be overwritten.
-    /// Config space stays open in every state: the kernel requires a stopped device to answer config
-    /// accesses, and a VMM restores config space while the destination is RESUMING.
-    /// </summary>
-    private void RefuseWhileFrozen(uint region)
-    {
-        if (region == VfioPci.ConfigRegionIndex) return;
-        if (_device.Migration?.State is VfioMigrationState.Stop or VfioMigrationState.StopCopy or VfioMigrationState.Resuming)
-            ThrowHelper.Throw(Errno.EINVAL, $"region {region} is not accessible while the device is stopped for migration");
-    }
-
     /// <summary>MIG_DATA_READ: argsz, size; reply argsz, size (bytes returned, fewer = no more now), data.</summary>
     private int MigDataRead(ReadOnlySpan<byte> p, Span<byte> reply)
     {

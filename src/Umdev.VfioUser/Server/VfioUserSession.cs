@@ -26,7 +26,6 @@ public sealed partial class VfioUserSession : IDisposable
     private byte[] _reply;
     private VfioDeviceFile? _file;
     private VfioDmaTable? _dma;
-    private EventFdReference? _request;
     private VfioUserCapabilities _client = new();
     private Thread? _thread;
     private volatile bool _closing;
@@ -118,14 +117,7 @@ public sealed partial class VfioUserSession : IDisposable
     }
 
     /// <summary>Signals the client's REQ eventfd (device release request); false if it armed none.</summary>
-    public bool SignalRequest()
-    {
-        var req = Volatile.Read(ref _request);
-        if (req is null) return false;
-        try { req.Signal(); return true; }
-        catch (ErrnoException) { return false; }
-        catch (ObjectDisposedException) { return false; }
-    }
+    public bool SignalRequest() => _device.Interrupts.Spec.Req && _device.Interrupts.Trigger(VfioPci.ReqIrqIndex);
 
     /// <summary>Handles one message; false ends the connection.</summary>
     private bool Handle(in VfioUserHeader header, ReadOnlySpan<byte> payload, List<FileDescriptorHandle>? fds, bool fdsMisplaced)
@@ -286,7 +278,6 @@ public sealed partial class VfioUserSession : IDisposable
         {
             LogDriverFault(0, e);
         }
-        Interlocked.Exchange(ref _request, null)?.Dispose();
         var file = Interlocked.Exchange(ref _file, null);
         try
         {

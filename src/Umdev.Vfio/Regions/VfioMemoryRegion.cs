@@ -1,0 +1,76 @@
+using Umdev.Interop;
+
+namespace Umdev.Vfio;
+
+/// <summary>
+/// A region backed by memory a VMM may map (a BAR holding a framebuffer, a buffer ring): a memfd the
+/// driver reads and writes through <see cref="Span"/>, passed to clients with GET_REGION_INFO so their
+/// accesses need no message. Accesses that do come as reads and writes are served from the same memory.
+/// Only the <see cref="SparseAreas"/> may be mapped when any are given; the rest stays emulated.
+/// </summary>
+public sealed class VfioMemoryRegion : VfioRegion
+{
+    private readonly FileDescriptorHandle _memfd;
+    private readonly MemoryMapping _mapping;
+
+    /// <param name="sparseAreas">The mappable parts, in-region (null: the whole region).</param>
+    public VfioMemoryRegion(uint index, ulong size, IReadOnlyList<VfioSparseMmapArea>? sparseAreas = null,
+        VfioRegionFlags flags = VfioRegionFlags.Read | VfioRegionFlags.Write, string name = "umdev-region")
+        : base(index, size, flags | VfioRegionFlags.Mmap)
+    {
+        if (size == 0) throw new ArgumentOutOfRangeException(nameof(size), "a memory region needs bytes");
+        foreach (var area in sparseAreas ?? [])
+            if (area.Offset > size || area.Size > size - area.Offset)
+                throw new ArgumentOutOfRangeException(nameof(sparseAreas), "a sparse area lies outside the region");
+        SparseAreas = sparseAreas;
+        _memfd = MemFd.Create(name, size);
+        try
+        {
+            _mapping = MemoryMapping.Map(_memfd, 0, size, writable: true);
+        }
+        catch
+        {
+            _memfd.Dispose();
+            throw;
+        }
+        if (sparseAreas is not null) Capabilities = [new VfioSparseMmapCapability(sparseAreas)];
+    }
+
+    public IReadOnlyList<VfioSparseMmapArea>? SparseAreas { get; }
+
+    /// <summary>The descriptor clients map; its offset 0 is the region's first byte.</summary>
+    public FileDescriptorHandle MemoryHandle => _memfd;
+
+    /// <summary>Offset 0: the offset into <see cref="MemoryHandle"/>, where a client maps the region.</summary>
+    public override VfioRegionInfo Info =>
+        new(Index, Flags, Size, 0) { Capabilities = Capabilities, MmapHandle = _memfd };
+
+    /// <summary>
+    /// The driver's view of <paramref name="length"/> bytes at <paramref name="offset"/> (valid until the
+    /// device is unregistered). A VMM may write the same bytes concurrently.
+    /// </summary>
+    public Span<byte> Span(ulong offset, int length) => _mapping.Span(offset, length);
+
+    // A reference on the mapping for the copy, so a removal racing an access cannot unmap under it.
+    protected internal override void Read(ulong offset, Span<byte> data)
+    {
+        bool added = false;
+        _mapping.DangerousAddRef(ref added);
+        try { Span(offset, data.Length).CopyTo(data); }
+        finally { if (added) _mapping.DangerousRelease(); }
+    }
+
+    protected internal override void Write(ulong offset, ReadOnlySpan<byte> data)
+    {
+        bool added = false;
+        _mapping.DangerousAddRef(ref added);
+        try { data.CopyTo(Span(offset, data.Length)); }
+        finally { if (added) _mapping.DangerousRelease(); }
+    }
+
+    protected internal override void Release()
+    {
+        _mapping.Dispose();
+        _memfd.Dispose();
+    }
+}

@@ -1,0 +1,61 @@
+namespace Umdev.Vfio;
+
+/// <summary>
+/// One region a driver declares: its index, size, flags and how it is reached. The model checks every
+/// access against <see cref="Size"/> (EINVAL outside it) before the region's code runs, so the offsets a
+/// region sees are always inside it.
+/// </summary>
+public abstract class VfioRegion
+{
+    private protected VfioRegion(uint index, ulong size, VfioRegionFlags flags)
+    {
+        if (index > VfioPci.MaxRegionIndex) throw new ArgumentOutOfRangeException(nameof(index));
+        if (size > VfioPci.OffsetMask + 1) throw new ArgumentOutOfRangeException(nameof(size), "a region is at most 2^40 bytes");
+        Index = index;
+        Size = size;
+        Flags = flags & ~VfioRegionFlags.Caps; // derived from the capabilities when encoded
+        AccessibleWhileFrozen = index == VfioPci.ConfigRegionIndex;
+    }
+
+    public uint Index { get; }
+
+    public ulong Size { get; }
+
+    public VfioRegionFlags Flags { get; }
+
+    /// <summary>Region capabilities reported by GET_REGION_INFO (sparse mmap areas, type).</summary>
+    public IReadOnlyList<VfioRegionCapability> Capabilities { get; init; } = [];
+
+    /// <summary>
+    /// The driver's freeze policy for this region: whether accesses are served while the device is
+    /// frozen for migration (STOP, STOP_COPY, RESUMING). By default only PCI config space is: the
+    /// kernel requires a stopped device to answer config accesses and a VMM restores config space
+    /// into a resuming device, while any other access could change or read state being saved.
+    /// </summary>
+    public bool AccessibleWhileFrozen { get; init; }
+
+    /// <summary>What GET_REGION_INFO reports; the offset is <c>index &lt;&lt; 40</c> unless the region is mappable.</summary>
+    public virtual VfioRegionInfo Info => new(Index, Flags, Size, VfioPci.IndexToOffset(Index)) { Capabilities = Capabilities };
+
+    /// <summary>Reads <paramref name="data"/>.Length bytes at <paramref name="offset"/>; the model has checked the range.</summary>
+    protected internal abstract void Read(ulong offset, Span<byte> data);
+
+    /// <summary>Writes <paramref name="data"/> at <paramref name="offset"/>; the model has checked the range.</summary>
+    protected internal abstract void Write(ulong offset, ReadOnlySpan<byte> data);
+
+    /// <summary>Releases what the region holds (memory); called when its device is unregistered.</summary>
+    protected internal virtual void Release() { }
+
+    /// <summary>
+    /// A region that exists with no bytes (an unimplemented BAR): reported with <paramref name="flags"/>
+    /// and size 0, so every access to it is refused.
+    /// </summary>
+    public static VfioRegion Empty(uint index, VfioRegionFlags flags = VfioRegionFlags.None) => new EmptyRegion(index, flags);
+
+    private sealed class EmptyRegion(uint index, VfioRegionFlags flags) : VfioRegion(index, 0, flags)
+    {
+        protected internal override void Read(ulong offset, Span<byte> data) { }
+
+        protected internal override void Write(ulong offset, ReadOnlySpan<byte> data) { }
+    }
+}
