@@ -48,7 +48,7 @@ public sealed class MttyDriver : MdevDriver
         ReservePorts(ports);
         try
         {
-            VfioDevice.RegisterEmulatedIommuDevice(mdev, new MttyDevice(mdev, ports));
+            mdev.DriverData = new VfioDevice(mdev.Name, new MttyDevice(mdev, ports));
         }
         catch
         {
@@ -59,8 +59,9 @@ public sealed class MttyDriver : MdevDriver
 
     public override void Remove(MdevDevice mdev)
     {
-        if (VfioDevice.FromMdev(mdev)?.Ops is not MttyDevice device) return;
-        VfioDevice.Unregister(mdev);
+        if (mdev.DriverData is not VfioDevice { Ops: MttyDevice device } vfio) return;
+        vfio.Unregister();
+        mdev.DriverData = null;
         Interlocked.Add(ref _availablePorts, device.NumPorts);
     }
 

@@ -75,7 +75,7 @@ public sealed partial class VfioDevice
     /// </summary>
     private VfioRegion Resolve(ulong offset, int length, out ulong inRegion)
     {
-        if (_unregistered) ThrowHelper.Throw(Errno.ENODEV, $"{Mdev.Name} was removed");
+        if (_unregistered) ThrowHelper.Throw(Errno.ENODEV, $"{Name} was removed");
         uint index = VfioPci.OffsetToIndex(offset);
         inRegion = offset & VfioPci.OffsetMask;
         var region = index < (uint)_regions.Length ? _regions[index] : null;

@@ -1,12 +1,11 @@
-using Umdev.Core;
 using Umdev.Interop;
 using Umdev.Vfio.Migration;
 
 namespace Umdev.Vfio;
 
 /// <summary>
-/// A registered VFIO device (the kernel's <c>struct vfio_device</c>): ties a vendor's ops to its mdev,
-/// counts opens (calling <see cref="IVfioDeviceOps.OpenDevice"/> on the first and
+/// A registered VFIO device (the kernel's <c>struct vfio_device</c>): a vendor's ops under a device name
+/// (an mdev driver registers one per mdev and keeps it as the mdev's driver data), counts opens (calling <see cref="IVfioDeviceOps.OpenDevice"/> on the first and
 /// <see cref="IVfioDeviceOps.CloseDevice"/> on the last) and does what every driver needs once: the
 /// info queries, region bounds and the freeze policy, SET_IRQS.
 /// </summary>
@@ -15,9 +14,13 @@ public sealed partial class VfioDevice
     private readonly Lock _openLock = new();
     private int _openCount;
 
-    private VfioDevice(MdevDevice mdev, IVfioDeviceOps ops)
+    /// <summary>
+    /// Registers <paramref name="ops"/> as an emulated-IOMMU VFIO device named <paramref name="name"/>
+    /// (<c>vfio_register_emulated_iommu_dev</c>); an mdev driver calls it from its probe.
+    /// </summary>
+    public VfioDevice(string name, IVfioDeviceOps ops)
     {
-        Mdev = mdev;
+        Name = name;
         Ops = ops;
         Layout = ops.Layout;
         Interrupts = Layout.Interrupts;
@@ -25,7 +28,8 @@ public sealed partial class VfioDevice
         if (ops is IVfioMigrationDriver migrationDriver) Migration = new VfioMigration(migrationDriver);
     }
 
-    public MdevDevice Mdev { get; }
+    /// <summary>The device's name (an mdev's UUID).</summary>
+    public string Name { get; }
     public IVfioDeviceOps Ops { get; }
 
     /// <summary>The regions and interrupts the driver declared.</summary>
@@ -43,49 +47,24 @@ public sealed partial class VfioDevice
     }
 
     /// <summary>
-    /// Registers <paramref name="ops"/> as an emulated-IOMMU VFIO device for <paramref name="mdev"/>
-    /// (<c>vfio_register_emulated_iommu_dev</c>); called from the driver's probe.
-    /// </summary>
-    public static VfioDevice RegisterEmulatedIommuDevice(MdevDevice mdev, IVfioDeviceOps ops)
-    {
-        var device = new VfioDevice(mdev, ops);
-        mdev.DriverData = device;
-        return device;
-    }
-
-    /// <summary>
     /// Unregisters the device (from the driver's remove): a user still holding it gets ENODEV from every
     /// access, its eventfds are released and so is the memory of its regions.
     /// </summary>
-    public static void Unregister(MdevDevice mdev)
+    public void Unregister()
     {
-        if (FromMdev(mdev) is not { } device) return;
-        device.Migration?.Shutdown();
-        device._unregistered = true;
-        device.Interrupts.DisableAll(forever: true);
-        mdev.DriverData = null;
+        lock (_openLock) _unregistered = true;
+        Migration?.Shutdown();
+        Interrupts.DisableAll(forever: true);
         // Memory stays mapped while an access holds it (VfioMemoryRegion references its mapping).
-        foreach (var region in device.Layout.Regions) region.Release();
+        foreach (var region in Layout.Regions) region.Release();
     }
 
-    public static VfioDevice? FromMdev(MdevDevice mdev) => mdev.DriverData as VfioDevice;
-
-    /// <summary>
-    /// Opens the device by name (the analogue of <c>VFIO_GROUP_GET_DEVICE_FD</c>); ENODEV if no such
-    /// active device is bound to a VFIO driver.
-    /// </summary>
-    public static VfioDeviceFile Open(MdevCore core, string name)
-    {
-        var mdev = core.FindDevice(name) ?? ThrowHelper.Throw<MdevDevice>(Errno.ENODEV, $"no device {name}");
-        var device = FromMdev(mdev) ?? ThrowHelper.Throw<VfioDevice>(Errno.ENODEV, $"{name} is not a VFIO device");
-        return device.Open();
-    }
-
+    /// <summary>Opens the device (the analogue of <c>VFIO_GROUP_GET_DEVICE_FD</c>); ENODEV once it is unregistered.</summary>
     public VfioDeviceFile Open()
     {
         lock (_openLock)
         {
-            if (Mdev.State != MdevDeviceState.Active) ThrowHelper.Throw(Errno.ENODEV, $"{Mdev.Name} is gone");
+            if (_unregistered) ThrowHelper.Throw(Errno.ENODEV, $"{Name} is gone");
             if (_openCount == 0) Ops.OpenDevice();
             _openCount++;
         }

@@ -37,7 +37,7 @@ public class LifecycleTests
     {
         using var f = new MttyFixture(1);
         var e = f.EnableIrq();
-        using (VfioDevice.Open(f.Core, f.Mdev.Name)) { }
+        using (f.Core.OpenVfio(f.Mdev.Name)) { }
         f.Loopback();
         MttyFixture.AwaitSignal(e);
         Assert.Equal(1, f.File.Device.OpenCount);
@@ -68,7 +68,7 @@ public class LifecycleTests
         e.Dispose();
         f.Core.Remove(f.Mdev);
         Assert.NotEqual(id, EventFdProbe.Identity(id.Fd));
-        Errnos.Expect(Errno.ENODEV, () => VfioDevice.Open(f.Core, f.Mdev.Name));
+        Errnos.Expect(Errno.ENODEV, () => f.Core.OpenVfio(f.Mdev.Name));
         // A user still holding the removed device can no longer reach it.
         var late = f.NewEventFd();
         Errnos.Expect(Errno.ENODEV, () => f.SetTrigger(VfioPci.IntxIrqIndex, late));

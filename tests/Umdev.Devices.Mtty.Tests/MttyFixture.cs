@@ -17,7 +17,7 @@ internal sealed class MttyFixture : IDisposable
         Core = new MdevCore();
         Parent = Mtty.Register(Core, options);
         Mdev = Core.Create(Type(ports), Guid.NewGuid());
-        File = VfioDevice.Open(Core, Mdev.Name);
+        File = Core.OpenVfio(Mdev.Name);
         if (getInfo) File.GetInfo();
     }
 
@@ -31,7 +31,7 @@ internal sealed class MttyFixture : IDisposable
     public void Reopen()
     {
         File.Dispose();
-        File = VfioDevice.Open(Core, Mdev.Name);
+        File = Core.OpenVfio(Mdev.Name);
     }
 
     public byte ReadReg(uint port, uint reg)

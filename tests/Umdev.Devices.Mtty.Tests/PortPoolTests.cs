@@ -36,7 +36,7 @@ public class PortPoolTests
         Assert.Equal("sample_mdev_dev", sample.Name);
         Assert.Equal(MdevAttribute.ReadOnly, sample.Mode);
         Assert.Equal("This is MDEV 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001\n", sample.Show!());
-        Assert.Equal("vfio-mtty", VfioDevice.FromMdev(mdev)!.Ops.Name);
+        Assert.Equal("vfio-mtty", mdev.Vfio().Ops.Name);
         Mtty.Unregister(core, parent);
         Assert.Empty(core.Parents);
         Assert.Empty(core.Drivers);

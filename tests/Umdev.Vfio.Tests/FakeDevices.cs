@@ -1,27 +1,14 @@
-using Umdev.Core;
 using Umdev.Interop;
 using Umdev.Vfio.Migration;
 using S = Umdev.Vfio.Migration.VfioMigrationState;
 
 namespace Umdev.Vfio.Tests;
 
-/// <summary>A bus driver binding every device to ops made by a factory.</summary>
-internal sealed class FakeDriver(Func<IVfioDeviceOps> factory) : MdevDriver
+/// <summary>Opens fake devices the way a driver registers them.</summary>
+internal static class FakeDriver
 {
-    public override string Name => "fake";
-    public override void Probe(MdevDevice mdev) => VfioDevice.RegisterEmulatedIommuDevice(mdev, factory());
-    public override void Remove(MdevDevice mdev) => VfioDevice.Unregister(mdev);
-    public override int GetAvailableInstances(MdevType type) => 1000;
-
-    /// <summary>A core with one fake parent and one open device made by <paramref name="factory"/>.</summary>
-    public static VfioDeviceFile Open(Func<IVfioDeviceOps> factory)
-    {
-        var core = new MdevCore();
-        var parent = core.RegisterParent(new MdevParentSpec("fake", "devices/virtual/fake/fake", "fake", null,
-            [new MdevTypeSpec("1", null, VfioPci.DeviceApi)]), new FakeDriver(factory));
-        var mdev = core.Create(parent.Types[0], Guid.NewGuid());
-        return VfioDevice.Open(core, mdev.Name);
-    }
+    /// <summary>A registered device with ops made by <paramref name="factory"/>, opened.</summary>
+    public static VfioDeviceFile Open(Func<IVfioDeviceOps> factory) => new VfioDevice("fake-" + Guid.NewGuid(), factory()).Open();
 }
 
 /// <summary>Ops with no regions or IRQs.</summary>

@@ -13,7 +13,7 @@ public class ClientTests
     public void ClientSeesWhatTheDeviceFileSees()
     {
         using var f = new ServerFixture();
-        var vfio = VfioDevice.FromMdev(f.Device)!;
+        var vfio = f.Device.Vfio();
         using (var c = VfioUserClient.Connect(f.SocketPath()))
         {
             Assert.Equal(8u, c.ServerCapabilities.MaxMsgFds);

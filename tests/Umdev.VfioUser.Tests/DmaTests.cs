@@ -99,7 +99,7 @@ public class DmaTests
         Assert.Equal(Errno.EINVAL, Assert.Throws<ErrnoException>(() => c.MapDma(ulong.MaxValue, 2, VfioDmaProtection.Read)).Errno);
         c.MapDma(0x8000, 0x1000, VfioDmaProtection.Read);
         c.UnmapDma(0, 0, all: true);
-        Assert.Empty(VfioDevice.FromMdev(f.Device)!.Dma!.Mappings);
+        Assert.Empty(f.Device.Vfio().Dma!.Mappings);
         // A descriptor smaller than the range would fault on access: refused up front.
         using var small = MemFd.Create("small", 4096);
         Assert.Equal(Errno.EINVAL, Assert.Throws<ErrnoException>(() => c.MapDma(0x10000, 0x2000, VfioDmaProtection.Read, small)).Errno);
@@ -113,7 +113,7 @@ public class DmaTests
         var mem = c.MapMemory(0x60000, 0x1000, passFd: false);
         mem.Span[..4].CopyTo(new byte[4]);
         mem.Span[0] = 0xC3;
-        var vfio = VfioDevice.FromMdev(f.Device)!;
+        var vfio = f.Device.Vfio();
         var got = new byte[4];
         var worker = Task.Run(() => vfio.DmaRead(0x60000, got));
         while (!worker.IsCompleted) c.ReadRegion(0, 0, new byte[1]);
@@ -127,7 +127,7 @@ public class DmaTests
         using var f = new ServerFixture();
         using var c = VfioUserClient.Connect(f.SocketPath());
         var mem = c.MapMemory(0x70000, 0x1000, passFd: false);
-        var vfio = VfioDevice.FromMdev(f.Device)!;
+        var vfio = f.Device.Vfio();
         var worker = Task.Run(() => vfio.DmaWrite(0x70010, new byte[] { 1, 2, 3 }));
         while (!worker.IsCompleted) c.ServeRequests(100);
         worker.Wait();
@@ -138,7 +138,7 @@ public class DmaTests
     public void DriverDmaWithoutAClientIsEinval()
     {
         using var f = new ServerFixture();
-        var vfio = VfioDevice.FromMdev(f.Device)!;
+        var vfio = f.Device.Vfio();
         Assert.Equal(Errno.EINVAL, Assert.Throws<ErrnoException>(() => vfio.DmaRead(0, new byte[1])).Errno);
     }
 }

@@ -43,7 +43,7 @@ public class LifecycleTests
     public void DisconnectReleasesMappingsAndEventfdsClosesTheDeviceAndKeepsItsState()
     {
         using var f = new ServerFixture();
-        var vfio = Vfio.VfioDevice.FromMdev(f.Device)!;
+        var vfio = f.Device.Vfio();
         int before = FdCount.Now();
         using (var c = f.Negotiated())
         {

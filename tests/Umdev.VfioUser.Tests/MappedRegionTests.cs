@@ -41,7 +41,7 @@ public class MappedRegionTests
     public void InProcessClientMapsTheSameWay()
     {
         using var f = new ServerFixture();
-        using var file = VfioDevice.FromMdev(f.Device)!.Open();
+        using var file = f.Device.Vfio().Open();
         using var mapped = file.MapRegion(4, 4096, 4096);
         new byte[] { 0xAB, 0xCD }.CopyTo(mapped.Span(0, 2));
         Assert.Equal(new byte[] { 0xAB, 0xCD }, f.Ops().Bar4.Span(4096, 2).ToArray());

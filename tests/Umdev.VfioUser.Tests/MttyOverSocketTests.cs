@@ -20,7 +20,7 @@ public class MttyOverSocketTests
             using var intx = EventFd.Create();
             c.SetIrqs(new VfioIrqSet(VfioIrqSetFlags.DataEventFd | VfioIrqSetFlags.ActionTrigger, 0, 0, 1, eventFds: [intx]));
         }
-        Assert.True(SpinWait.SpinUntil(() => VfioDevice.FromMdev(f.Device)!.OpenCount == 0, TimeSpan.FromSeconds(30)));
+        Assert.True(SpinWait.SpinUntil(() => f.Device.Vfio().OpenCount == 0, TimeSpan.FromSeconds(30)));
         using var again = VfioUserClient.Connect(f.SocketPath);
         again.GetInfo();
         var b = new byte[1];
@@ -42,7 +42,7 @@ public class MttyOverSocketTests
         Assert.Equal(Core.MdevDeviceState.Active, f.Device.State);
         Assert.Equal(8u, c.GetRegionInfo(0).Size);
         c.Dispose();
-        Assert.True(SpinWait.SpinUntil(() => VfioDevice.FromMdev(f.Device)!.OpenCount == 0, TimeSpan.FromSeconds(30)));
+        Assert.True(SpinWait.SpinUntil(() => f.Device.Vfio().OpenCount == 0, TimeSpan.FromSeconds(30)));
         f.Core.RemoveWrite(f.Device, "1\n"u8);
         Assert.False(File.Exists(f.SocketPath));
     }

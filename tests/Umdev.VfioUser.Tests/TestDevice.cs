@@ -126,11 +126,15 @@ public sealed class TestDriver : MdevDriver
     public override void Probe(MdevDevice mdev)
     {
         var ops = new TestDeviceOps();
-        ops.Device = VfioDevice.RegisterEmulatedIommuDevice(mdev, ops);
+        mdev.DriverData = ops.Device = new VfioDevice(mdev.Name, ops);
         lock (Ops) Ops[mdev.Uuid] = ops;
     }
 
-    public override void Remove(MdevDevice mdev) => VfioDevice.Unregister(mdev);
+    public override void Remove(MdevDevice mdev)
+    {
+        (mdev.DriverData as VfioDevice)?.Unregister();
+        mdev.DriverData = null;
+    }
 
     public override int GetAvailableInstances(MdevType type) => 100;
 }

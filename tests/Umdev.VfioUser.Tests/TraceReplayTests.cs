@@ -38,7 +38,7 @@ public class TraceReplayTests(ITestOutputHelper output)
         var rbr = new StringBuilder();
         var traceRbr = new StringBuilder();
         // The kernel sample reports 0xFF (mtty.md §5.2); whatever the driver reports in process must come through.
-        ulong configSize = Vfio.VfioDevice.FromMdev(f.Device)!.GetRegionInfo(7, 32).Size;
+        ulong configSize = f.Device.Vfio().GetRegionInfo(7, 32).Size;
         bool romSizing = false;
         foreach (var q in requests)
         {

@@ -27,7 +27,7 @@ public class TransportTests
     {
         using var f = new ServerFixture();
         var (server, client) = UnixSocket.CreatePair();
-        var session = new VfioUserSession(VfioDevice.FromMdev(f.Device)!, new TricklingTransport(new SocketTransport(server)),
+        var session = new VfioUserSession(f.Device.Vfio(), new TricklingTransport(new SocketTransport(server)),
             new VfioUserServerOptions(), NullLogger.Instance);
         var thread = new Thread(session.Run) { IsBackground = true };
         thread.Start();
@@ -41,7 +41,7 @@ public class TransportTests
             using (var s = c.Call(VfioUserCommand.DeviceSetIrqs, RawClient.U32s(20, 0x24, 0, 0, 1), e)) Assert.Equal(Errno.None, s.Error);
         }
         Assert.True(thread.Join(TimeSpan.FromSeconds(60)));
-        Assert.Equal(0, VfioDevice.FromMdev(f.Device)!.OpenCount);
+        Assert.Equal(0, f.Device.Vfio().OpenCount);
         Assert.Equal(0, f.Ops().ActiveTriggers);
     }
 
@@ -55,7 +55,7 @@ public class TransportTests
     {
         using var f = new ServerFixture();
         var (server, client) = UnixSocket.CreatePair();
-        var session = new VfioUserSession(VfioDevice.FromMdev(f.Device)!, new TricklingTransport(new SocketTransport(server)),
+        var session = new VfioUserSession(f.Device.Vfio(), new TricklingTransport(new SocketTransport(server)),
             new VfioUserServerOptions(), NullLogger.Instance);
         var thread = new Thread(session.Run) { IsBackground = true };
         thread.Start();

@@ -29,7 +29,7 @@ public sealed partial class VfioUserEndpoint : IDisposable
         SocketPath = socketPath;
         if (File.Exists(socketPath) || Directory.Exists(socketPath)) File.Delete(socketPath); // stale socket of an earlier run
         _listener = UnixSocket.Listen(socketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        _acceptThread = new Thread(AcceptLoop) { IsBackground = true, Name = $"vfio-user accept {device.Mdev.Name}" };
+        _acceptThread = new Thread(AcceptLoop) { IsBackground = true, Name = $"vfio-user accept {device.Name}" };
         _acceptThread.Start();
     }
 
@@ -65,12 +65,12 @@ public sealed partial class VfioUserEndpoint : IDisposable
             }
             if (session is null)
             {
-                LogRefused(_device.Mdev.Name);
+                LogRefused(_device.Name);
                 socket.Dispose();
                 continue;
             }
             var done = _sessionDone;
-            new Thread(() => Serve(session, done)) { IsBackground = true, Name = $"vfio-user {_device.Mdev.Name}" }.Start();
+            new Thread(() => Serve(session, done)) { IsBackground = true, Name = $"vfio-user {_device.Name}" }.Start();
         }
     }
 

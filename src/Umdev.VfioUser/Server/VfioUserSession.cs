@@ -298,10 +298,10 @@ public sealed partial class VfioUserSession : IDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "vfio-user client of {Device} closed: {Reason}")]
     private partial void LogClosedCore(string device, string reason);
 
-    private void LogClosed(string reason) => LogClosedCore(_device.Mdev.Name, reason);
+    private void LogClosed(string reason) => LogClosedCore(_device.Name, reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "vfio-user {Device}: driver failed on command {Command}")]
     private partial void LogDriverFaultCore(string device, ushort command, Exception e);
 
-    private void LogDriverFault(ushort command, Exception e) => LogDriverFaultCore(_device.Mdev.Name, command, e);
+    private void LogDriverFault(ushort command, Exception e) => LogDriverFaultCore(_device.Name, command, e);
 }

@@ -65,7 +65,7 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
         // build the endpoint (a second would replace the first's socket file and delete it on dispose).
         lock (_addLock)
         {
-            if (_disposed || VfioDevice.FromMdev(mdev) is not { } device || _endpoints.ContainsKey(mdev.Uuid)) return;
+            if (_disposed || mdev.DriverData is not VfioDevice device || _endpoints.ContainsKey(mdev.Uuid)) return;
             string path = SocketPathFor(SocketDirectory, mdev.Uuid);
             var endpoint = new VfioUserEndpoint(device, path, _options.Server, _logger);
             var group = new MdevAttributeGroup(AttributeGroupName, [MdevAttribute.Text(SocketAttributeName, () => path + "\n")]);
