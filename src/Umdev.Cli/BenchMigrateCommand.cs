@@ -64,8 +64,8 @@ public static class BenchMigrateCommand
         using var a = new Daemon(2 * devices + 2);
         using var b = new Daemon(2 * devices + 2);
         var timeout = TimeSpan.FromSeconds(60);
-        var there = new DeviceMigration(a.Sysfs, b.Sysfs, timeout);
-        var back = new DeviceMigration(b.Sysfs, a.Sysfs, timeout);
+        var there = new DeviceMigration(a.Sysfs, b.Sysfs, timeout, output);
+        var back = new DeviceMigration(b.Sysfs, a.Sysfs, timeout, output);
 
         // One device, back and forth; warm-up moves first.
         var one = a.Core.Create(a.Mtty.FindType("mtty-2")!, Guid.NewGuid()).Uuid;
