@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging.Abstractions;
 using Umdev.Core;
-using Umdev.Devices.Mtty;
 using Umdev.Sysfs;
 using Umdev.VfioUser;
 using Umdev.VfioUser.Client;
@@ -43,12 +42,12 @@ public static class BenchMigrateCommand
         public Daemon(int ports)
         {
             Directory.CreateDirectory(Sysfs);
-            _daemon = UmdevDaemon.Start(Sysfs, Path.Combine(_root, "sockets"), ports, NullLoggerFactory.Instance);
+            _daemon = UmdevDaemon.Start(Sysfs, Path.Combine(_root, "sockets"), [ParentSpec.Parse($"mtty:ports={ports}", "bench")], NullLoggerFactory.Instance);
         }
 
         public string Sysfs => Path.Combine(_root, "sys");
         public MdevCore Core => _daemon.Core;
-        public MdevParent Mtty => _daemon.Mtty;
+        public MdevParent Mtty => _daemon.FindParent("mtty")!;
 
         public void Dispose()
         {
@@ -64,8 +63,8 @@ public static class BenchMigrateCommand
         using var a = new Daemon(2 * devices + 2);
         using var b = new Daemon(2 * devices + 2);
         var timeout = TimeSpan.FromSeconds(60);
-        var there = new DeviceMigration(a.Sysfs, b.Sysfs, timeout);
-        var back = new DeviceMigration(b.Sysfs, a.Sysfs, timeout);
+        var there = new DeviceMigration(a.Sysfs, b.Sysfs, timeout, output);
+        var back = new DeviceMigration(b.Sysfs, a.Sysfs, timeout, output);
 
         // One device, back and forth; warm-up moves first.
         var one = a.Core.Create(a.Mtty.FindType("mtty-2")!, Guid.NewGuid()).Uuid;

@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Umdev.Core;
-using Umdev.Devices.Mtty;
 using Umdev.Sysfs;
 
 namespace Umdev.Cli;
@@ -27,7 +26,8 @@ public static class BenchSysfsCommand
     {
         int maxDevices = deviceCounts.Length == 0 ? 0 : deviceCounts.Max();
         var core = new MdevCore();
-        var parent = Mtty.Register(core, new MttyOptions(Ports: maxDevices + 2));
+        var mtty = ParentPlugins.Get("mtty");
+        var parent = mtty.Register(core, MdevParentOptions.Parse(mtty, $"ports={maxDevices + 2}"));
         var type1 = parent.FindType("mtty-1")!;
         string dir = Directory.CreateTempSubdirectory("umdev-bench-sys-").FullName;
         string floorDir = Directory.CreateTempSubdirectory("umdev-bench-links-").FullName;
@@ -86,7 +86,7 @@ public static class BenchSysfsCommand
         }
         finally
         {
-            Mtty.Unregister(core, parent);
+            mtty.Unregister(core, parent);
             Directory.Delete(floorDir, true);
             try { Directory.Delete(dir); } catch (IOException) { }
         }

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Text;
 using Umdev.Core;
-using Umdev.Devices.Mtty;
 using Umdev.Vfio;
 using Umdev.Guest;
 using Umdev.Interop;
@@ -55,7 +54,8 @@ public static partial class DemoCommand
     private static void Walkthrough(DemoReport report)
     {
         var core = new MdevCore();
-        Mtty.Register(core);
+        var mtty = ParentPlugins.Get("mtty");
+        mtty.Register(core, MdevParentOptions.Defaults(mtty));
         string socketDir = Directory.CreateTempSubdirectory("umdev-demo-sock-").FullName;
         using var vfioUser = new VfioUserService(core, socketDir, NullLoggerFactory.Instance);
         using var sysfs = DemoSysfs.Open(core, report);

@@ -51,7 +51,7 @@ public abstract class DemoSysfs : IDisposable
         public override string Describe => $"the sysfs tree mounted over FUSE at {root}";
 
         private string TypeDir(string typeId) => Path.Combine(root, ParentPath, "mdev_supported_types", typeId);
-        private string DeviceDir(string uuid) => DeviceMigration.DevicePath(root, Guid.Parse(uuid));
+        private string DeviceDir(string uuid) => DeviceMigration.DevicePath(root, MdevUuid.Parse(uuid));
 
         public override string TypeAttribute(string typeId, string attribute) => File.ReadAllText(Path.Combine(TypeDir(typeId), attribute)).TrimEnd('\n');
 
@@ -62,7 +62,7 @@ public abstract class DemoSysfs : IDisposable
         public override string IommuGroupLink(string uuid) => new FileInfo(Path.Combine(DeviceDir(uuid), "iommu_group")).LinkTarget ?? "";
 
         public override string? SocketPath(string uuid) =>
-            File.Exists(Path.Combine(DeviceDir(uuid), "vfio-user/socket")) ? DeviceMigration.SocketOf(root, Guid.Parse(uuid)) : null;
+            File.Exists(Path.Combine(DeviceDir(uuid), "vfio-user/socket")) ? DeviceMigration.SocketOf(root, MdevUuid.Parse(uuid)) : null;
 
         public override bool DeviceExists(string uuid) => Directory.Exists(DeviceDir(uuid));
 

@@ -9,6 +9,8 @@ public sealed class DeviceLog(ILogger logger) : IMdevObserver
     public void OnDeviceAdded(MdevDevice mdev) =>
         logger.LogInformation("created {Device} ({Type} on {Parent}, IOMMU group {Group})", mdev.Name, mdev.Type.Id, mdev.Parent.Name, mdev.IommuGroup);
 
+    public void OnDeviceRemoveCancelled(MdevDevice mdev) => logger.LogInformation("removal of {Device} refused; it stays", mdev.Name);
+
     public void OnDeviceRemoved(MdevDevice mdev) => logger.LogInformation("removed {Device}", mdev.Name);
 
     public void OnParentRegistered(MdevParent parent) =>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Umdev.Core;
 using Umdev.Interop;
 using Umdev.Vfio.Migration;
 using Umdev.VfioUser.Client;
@@ -31,18 +32,21 @@ public sealed class DeviceMigration
     private readonly string _fromSysfs;
     private readonly string _toSysfs;
     private readonly TimeSpan _timeout;
+    private readonly TextWriter _log;
 
-    public DeviceMigration(string fromSysfs, string toSysfs, TimeSpan timeout)
+    /// <param name="log">Where a rollback that itself fails is reported (the command's stderr).</param>
+    public DeviceMigration(string fromSysfs, string toSysfs, TimeSpan timeout, TextWriter log)
     {
         _fromSysfs = fromSysfs;
         _toSysfs = toSysfs;
         _timeout = timeout;
+        _log = log;
     }
 
     /// <summary>Called as each step starts, with its name (the one a failure reports); tests inject failures here.</summary>
     public Action<string>? StepStarting { get; init; }
 
-    public static string DevicePath(string sysfs, Guid uuid) => Path.Combine(sysfs, "bus", "mdev", "devices", uuid.ToString("D"));
+    public static string DevicePath(string sysfs, Guid uuid) => Path.Combine(sysfs, "bus", "mdev", "devices", MdevUuid.ToName(uuid));
 
     public static string SocketOf(string sysfs, Guid uuid) =>
         File.ReadAllText(Path.Combine(DevicePath(sysfs, uuid), "vfio-user", "socket")).Trim();
@@ -159,7 +163,7 @@ public sealed class DeviceMigration
             }
             catch (ErrnoException e) when (e.Errno is Errno.ECONNRESET or Errno.EPIPE)
             {
-                // The server accepts a second client and closes it at once: one client per device.
+                // The server accepts a second client and closes it after its 1 s grace: one client per device.
                 throw new ErrnoException(Errno.EBUSY,
                     "the device already has a vfio-user client (a VMM must drive the migration over its own connection)");
             }
@@ -223,7 +227,7 @@ public sealed class DeviceMigration
                 }
                 catch (Exception e) when (e is ErrnoException or IOException)
                 {
-                    Console.Error.WriteLine($"umdev migrate: could not return the source to RUNNING: {e.Message}");
+                    m._log.WriteLine($"umdev migrate: could not return the source to RUNNING: {e.Message}");
                 }
             }
             if (_created)
@@ -234,14 +238,14 @@ public sealed class DeviceMigration
                 }
                 catch (Exception e) when (e is ErrnoException or IOException)
                 {
-                    Console.Error.WriteLine($"umdev migrate: could not remove the destination device: {e.Message}");
+                    m._log.WriteLine($"umdev migrate: could not remove the destination device: {e.Message}");
                 }
             }
         }
 
         /// <summary>
-        /// Connects again after the watchdog cut the connection: until the server has seen the old client go,
-        /// it refuses a second one by closing it, so retry for a while.
+        /// Connects again after the watchdog cut the connection: a server that has not seen the old client go
+        /// within its 1 s grace refuses the new one by closing it, so retry for a while.
         /// </summary>
         private static VfioUserClient Reconnect(string socket)
         {

@@ -23,7 +23,7 @@ public static class MigrateCommand
 
     public static int Run(string uuidText, string from, string to, double timeoutSeconds, TextWriter stdout, TextWriter stderr)
     {
-        if (!Guid.TryParseExact(uuidText, "D", out var uuid))
+        if (!MdevUuid.TryParse(uuidText, out var uuid))
         {
             stderr.WriteLine($"umdev migrate: '{uuidText}' is not a UUID");
             return 2;
@@ -35,7 +35,7 @@ public static class MigrateCommand
         }
         try
         {
-            var report = new DeviceMigration(from, to, TimeSpan.FromSeconds(timeoutSeconds)).Move(uuid);
+            var report = new DeviceMigration(from, to, TimeSpan.FromSeconds(timeoutSeconds), stderr).Move(uuid);
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"migrated {MdevUuid.ToName(uuid)} ({report.Parent}/{report.Type}): {report.StreamBytes} stream bytes ({report.PrecopyBytes} precopy), downtime {report.Downtime.TotalMilliseconds:F3} ms"));
             return 0;

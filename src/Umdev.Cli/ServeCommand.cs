@@ -1,16 +1,12 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
-using Umdev.Core;
-using Umdev.Devices.Mtty;
 using Umdev.Interop;
-using Umdev.Sysfs;
-using Umdev.VfioUser;
 
 namespace Umdev.Cli;
 
 /// <summary>
-/// <c>umdev serve</c>: the foreground daemon. Registers the mtty parent, mounts the sysfs tree, serves
+/// <c>umdev serve</c>: the foreground daemon. Registers the parents it is given (see <see cref="ParentArguments"/>), mounts the sysfs tree, serves
 /// every device on its own vfio-user socket, prints <c>ready &lt;dir&gt;</c> once the mount answers, and
 /// unmounts on SIGTERM/SIGINT.
 /// </summary>
@@ -23,13 +19,14 @@ public static class ServeCommand
     {
         var sysfs = new Option<string?>("--sysfs") { Description = $"Directory to mount the sysfs tree on (the tree's /sys); default {DefaultSysfs}, created if missing" };
         var sockets = new Option<string>("--sockets") { Description = "Directory for the devices' vfio-user sockets", DefaultValueFactory = _ => DefaultSockets };
-        var ports = new Option<int>("--mtty-ports") { Description = "Size of the mtty port pool", DefaultValueFactory = _ => 24 };
+        var parents = new ParentArguments();
         var removeTimeout = new Option<double>("--remove-timeout") { Description = "Seconds a remove waits for a connected vfio-user client to leave before failing with EBUSY", DefaultValueFactory = _ => 10 };
-        var command = new Command("serve", "Run the umdev daemon in the foreground: mtty parent, sysfs tree over FUSE, a vfio-user socket per device")
+        var command = new Command("serve", $"Run the umdev daemon in the foreground: its parents (default {ParentPlugins.Default.Name}), sysfs tree over FUSE, a vfio-user socket per device")
         {
-            sysfs, sockets, ports, removeTimeout,
+            sysfs, sockets, removeTimeout,
         };
-        command.SetAction(r => Run(r.GetValue(sysfs), r.GetValue(sockets)!, r.GetValue(ports), Console.Out, Console.Error,
+        foreach (var o in parents.All) command.Options.Add(o);
+        command.SetAction(r => Run(r.GetValue(sysfs), r.GetValue(sockets)!, parents.From(r), Console.Out, Console.Error,
             TimeSpan.FromSeconds(r.GetValue(removeTimeout))));
         return command;
     }
@@ -42,13 +39,18 @@ public static class ServeCommand
         b.SetMinimumLevel(LogLevel.Information);
     });
 
-    public static int Run(string? sysfsDir, string socketsDir, int mttyPorts, TextWriter stdout, TextWriter stderr, TimeSpan? removeTimeout = null)
+    public static int Run(string? sysfsDir, string socketsDir, ParentArguments.Request parents, TextWriter stdout, TextWriter stderr, TimeSpan? removeTimeout = null)
     {
         using var loggers = CreateLoggerFactory();
         var logger = loggers.CreateLogger("umdev");
-        if (mttyPorts < 0)
+        IReadOnlyList<ParentSpec> parentSpecs;
+        try
         {
-            stderr.WriteLine("umdev serve: --mtty-ports must not be negative");
+            parentSpecs = parents.Resolve();
+        }
+        catch (UsageException e)
+        {
+            stderr.WriteLine($"umdev serve: {e.Message}");
             return 2;
         }
         if (removeTimeout is { } t && (t < TimeSpan.Zero || t > TimeSpan.FromDays(1)))
@@ -71,7 +73,7 @@ public static class ServeCommand
         {
             string dir = sysfsDir ?? DefaultSysfs;
             if (sysfsDir is null) Directory.CreateDirectory(dir);
-            daemon = UmdevDaemon.Start(dir, socketsDir, mttyPorts, loggers, removeTimeout, new DeviceLog(loggers.CreateLogger("umdev.mdev")));
+            daemon = UmdevDaemon.Start(dir, socketsDir, parentSpecs, loggers, removeTimeout, new DeviceLog(loggers.CreateLogger("umdev.mdev")));
             stdout.WriteLine($"ready {daemon.Mount.MountPoint}");
             stdout.Flush();
             stop.Wait();

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging;
 using Umdev.Core;
-using Umdev.Devices.Mtty;
 using Umdev.Sysfs;
 using Umdev.VfioUser;
 
@@ -8,53 +7,69 @@ namespace Umdev.Cli;
 
 /// <summary>
 /// What <c>umdev serve</c> runs, as one object: the mediated core, its sysfs tree mounted at a directory,
-/// the vfio-user service (a socket per device) and the mtty parent. Built mount first, so a start-up
-/// failure is the mount's one message and leaves nothing behind; torn down in reverse.
+/// the vfio-user service (a socket per device) and the parents its plug-ins register. Built mount first, so
+/// a start-up failure is the mount's one message and leaves nothing behind; torn down in reverse.
 /// </summary>
 public sealed class UmdevDaemon : IDisposable
 {
-    private UmdevDaemon(MdevCore core, SysfsMount mount, VfioUserService vfioUser, MdevParent mtty)
+    private readonly List<(IMdevParentPlugin Plugin, MdevParent Parent)> _parents;
+
+    private UmdevDaemon(MdevCore core, SysfsMount mount, VfioUserService vfioUser, List<(IMdevParentPlugin, MdevParent)> parents)
     {
         Core = core;
         Mount = mount;
         VfioUser = vfioUser;
-        Mtty = mtty;
+        _parents = parents;
     }
 
     public MdevCore Core { get; }
     public SysfsMount Mount { get; }
     public VfioUserService VfioUser { get; }
-    public MdevParent Mtty { get; }
 
-    /// <param name="observer">Registered before anything else, so it sees the parent and every device (e.g. a log).</param>
-    public static UmdevDaemon Start(string sysfsDir, string socketsDir, int mttyPorts, ILoggerFactory loggers,
+    /// <summary>The hosted parents, in the order they registered.</summary>
+    public IReadOnlyList<MdevParent> Parents => _parents.Select(p => p.Parent).ToArray();
+
+    /// <summary>The hosted parent registered by the plug-in of that name, if any.</summary>
+    public MdevParent? FindParent(string plugin) => _parents.FirstOrDefault(p => p.Plugin.Name == plugin).Parent;
+
+    /// <param name="parents">The parents to host, in order; none (null or empty) hosts the default plug-in with its defaults.</param>
+    /// <param name="observer">Registered before anything else, so it sees the parents and every device (e.g. a log).</param>
+    public static UmdevDaemon Start(string sysfsDir, string socketsDir, IReadOnlyList<ParentSpec>? parents, ILoggerFactory loggers,
         TimeSpan? removeTimeout = null, IMdevObserver? observer = null)
     {
+        if (parents is null or { Count: 0 }) parents = [ParentSpec.Defaults(ParentPlugins.Default)];
         var core = new MdevCore();
         if (observer is not null) core.AddObserver(observer);
         SysfsMount? mount = null;
         VfioUserService? vfioUser = null;
+        var registered = new List<(IMdevParentPlugin, MdevParent)>();
         try
         {
-            // The tree is computed, so the parent appears in it as it registers after the mount.
+            // The tree is computed, so the parents appear in it as they register after the mount.
             mount = SysfsMount.Start(core, sysfsDir, loggers.CreateLogger("umdev.sysfs"));
             vfioUser = new VfioUserService(core, socketsDir, loggers,
                 new VfioUserServiceOptions { RemoveTimeout = removeTimeout ?? new VfioUserServiceOptions().RemoveTimeout });
-            var mtty = Devices.Mtty.Mtty.Register(core, new MttyOptions(mttyPorts));
-            return new UmdevDaemon(core, mount, vfioUser, mtty);
+            foreach (var spec in parents) registered.Add((spec.Plugin, spec.Plugin.Register(core, spec.Options)));
+            return new UmdevDaemon(core, mount, vfioUser, registered);
         }
         catch
         {
+            Unregister(core, registered);
             vfioUser?.Dispose();
             mount?.Dispose();
             throw;
         }
     }
 
+    private static void Unregister(MdevCore core, List<(IMdevParentPlugin Plugin, MdevParent Parent)> parents)
+    {
+        for (int i = parents.Count - 1; i >= 0; i--) parents[i].Plugin.Unregister(core, parents[i].Parent);
+    }
+
     public void Dispose()
     {
         Mount.Dispose();
-        Devices.Mtty.Mtty.Unregister(Core, Mtty);
+        Unregister(Core, _parents);
         VfioUser.Dispose();
     }
 }

@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
 using Umdev.Core;
-using Umdev.Devices.Mtty;
 using Umdev.Interop;
 using Umdev.VfioUser;
 
@@ -24,11 +23,13 @@ public static class VfioUserBench
     /// <summary>A served mtty-2 device in a private socket directory.</summary>
     public sealed class ServedMtty : IDisposable
     {
+        private readonly IMdevParentPlugin _mtty = ParentPlugins.Get("mtty");
+
         public ServedMtty()
         {
             Directory = Path.Combine(Path.GetTempPath(), "umdev-bench-" + Environment.ProcessId);
             Core = new MdevCore();
-            Parent = Mtty.Register(Core);
+            Parent = _mtty.Register(Core, MdevParentOptions.Defaults(_mtty));
             Service = new VfioUserService(Core, Directory, NullLoggerFactory.Instance);
             Device = Core.Create(Parent.FindType("mtty-2")!, Guid.NewGuid());
         }
@@ -43,7 +44,7 @@ public static class VfioUserBench
         public void Dispose()
         {
             Service.Dispose();
-            Mtty.Unregister(Core, Parent);
+            _mtty.Unregister(Core, Parent);
             try { System.IO.Directory.Delete(Directory, true); } catch (IOException) { }
         }
     }

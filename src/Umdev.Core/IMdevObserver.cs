@@ -10,8 +10,11 @@ public enum MdevRemoveReason
 }
 
 /// <summary>
-/// A layer that follows device life cycles (the sysfs tree, the vfio-user sockets). Called outside any
-/// core lock; concurrent calls for different devices are possible.
+/// A layer that follows device life cycles (the sysfs tree, the vfio-user sockets). The device calls run
+/// while the core holds the device's parent's unregister lock: shared during a create or a remove, so
+/// calls for different devices may run concurrently; exclusive while the parent unregisters. An observer
+/// must therefore not register, unregister or wait for that parent, and a slow one delays its
+/// unregistration. The parent calls run outside it. No other core lock is held.
 /// </summary>
 public interface IMdevObserver
 {
@@ -20,9 +23,16 @@ public interface IMdevObserver
 
     /// <summary>
     /// The device is about to be removed. For <see cref="MdevRemoveReason.UserRequest"/> an observer may
-    /// refuse by throwing <see cref="Interop.ErrnoException"/> (e.g. EBUSY); the device then stays as it was.
+    /// refuse by throwing <see cref="Interop.ErrnoException"/> (e.g. EBUSY); the device then stays as it was,
+    /// and the observers asked before it hear <see cref="OnDeviceRemoveCancelled"/>.
     /// </summary>
     void OnDeviceRemoving(MdevDevice mdev, MdevRemoveReason reason) { }
+
+    /// <summary>
+    /// A removal this observer accepted in <see cref="OnDeviceRemoving"/> was refused by a later observer:
+    /// the device is active again and stays.
+    /// </summary>
+    void OnDeviceRemoveCancelled(MdevDevice mdev) { }
 
     /// <summary>The device is gone and everything it held is released.</summary>
     void OnDeviceRemoved(MdevDevice mdev) { }

@@ -191,18 +191,20 @@ public sealed class MdevCore
         try
         {
             if (!mdev.TryTransition(MdevDeviceState.Active, MdevDeviceState.Removing)) return;
-            var asked = new List<IMdevObserver>();
+            var accepted = new List<IMdevObserver>();
             try
             {
                 foreach (var o in _observers)
                 {
-                    asked.Add(o);
                     o.OnDeviceRemoving(mdev, MdevRemoveReason.UserRequest);
+                    accepted.Add(o);
                 }
             }
             catch (ErrnoException)
             {
+                // The device stays: those that already let go of it hear so, latest first.
                 mdev.SetState(MdevDeviceState.Active);
+                for (int i = accepted.Count - 1; i >= 0; i--) accepted[i].OnDeviceRemoveCancelled(mdev);
                 throw;
             }
             TeardownAfterObservers(mdev);

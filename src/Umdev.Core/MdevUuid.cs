@@ -50,6 +50,10 @@ public static class MdevUuid
         return TryParse(bytes, out uuid);
     }
 
+    /// <summary>Parses exactly 36 canonical UUID characters (a command's argument); EINVAL otherwise.</summary>
+    public static Guid Parse(string text) =>
+        TryParse(text, out var uuid) ? uuid : ThrowHelper.Throw<Guid>(Errno.EINVAL, $"'{text}' is not a UUID");
+
     /// <summary>The name sysfs gives the device: the lowercase canonical form.</summary>
     public static string ToName(Guid uuid) => uuid.ToString("D");
 }

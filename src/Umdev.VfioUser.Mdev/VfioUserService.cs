@@ -78,7 +78,8 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
     /// <summary>
     /// A user removal while a client is connected: the client's REQ eventfd is signalled (if armed) and the
     /// client gets <see cref="VfioUserServiceOptions.RemoveTimeout"/> to leave, else EBUSY and nothing changes.
-    /// A parent going away cannot wait: the client is disconnected.
+    /// A parent going away cannot wait: the client is disconnected. If a later observer refuses the removal
+    /// there is nothing to undo (see <see cref="OnDeviceRemoveCancelled"/>).
     /// </summary>
     public void OnDeviceRemoving(MdevDevice mdev, MdevRemoveReason reason)
     {
@@ -87,6 +88,12 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
         if (!e.Endpoint.ReleaseClient(_options.RemoveTimeout, force))
             ThrowHelper.Throw(Errno.EBUSY, $"{mdev.Name} is in use by a vfio-user client");
     }
+
+    /// <summary>
+    /// The device stays after all. The client asked to leave has gone and the endpoint never stopped
+    /// listening, so a VMM can connect again; the device's state was kept as on any disconnect.
+    /// </summary>
+    public void OnDeviceRemoveCancelled(MdevDevice mdev) { }
 
     public void OnDeviceRemoved(MdevDevice mdev)
     {

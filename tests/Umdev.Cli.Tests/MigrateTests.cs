@@ -52,7 +52,8 @@ public class MigrateTests
 
     /// <summary>
     /// Connects to a device's socket. A client that just left may still be being released by the server, which
-    /// meanwhile refuses a second client by closing it: retry until the slot is free (generous deadline).
+    /// refuses a newcomer by closing it if that takes longer than its 1 s grace: retry until the slot is free
+    /// (generous deadline).
     /// </summary>
     private static VfioUserClient Connect(Daemon d, Guid uuid)
     {
@@ -169,7 +170,7 @@ public class MigrateTests
         var uuid = Guid.NewGuid();
         Create(a, "mtty-2", uuid);
         var steps = new List<string>();
-        new DeviceMigration(a.Dir, b.Dir, TimeSpan.FromSeconds(120)) { StepStarting = steps.Add }.Move(uuid);
+        new DeviceMigration(a.Dir, b.Dir, TimeSpan.FromSeconds(120), TextWriter.Null) { StepStarting = steps.Add }.Move(uuid);
         Assert.Contains("STOP_COPY on the source", steps);
         Assert.Equal("remove the source device", steps[^1]);
         ProgramUart(b, uuid);
@@ -177,7 +178,8 @@ public class MigrateTests
         // Moving back from b, failing at each step in turn: b keeps the device, running, a never has it.
         foreach (var failing in steps)
         {
-            var migration = new DeviceMigration(b.Dir, a.Dir, TimeSpan.FromSeconds(120))
+            var rollbackLog = new StringWriter();
+            var migration = new DeviceMigration(b.Dir, a.Dir, TimeSpan.FromSeconds(120), rollbackLog)
             {
                 StepStarting = s => { if (s == failing) throw new ErrnoException(Errno.EIO, "injected"); },
             };
@@ -185,6 +187,7 @@ public class MigrateTests
             Assert.Equal((failing, Errno.EIO), (e.Step, e.Errno));
             Assert.True(Exists(b, uuid), failing);
             Assert.False(Exists(a, uuid), failing);
+            Assert.Equal("", rollbackLog.ToString()); // every rollback succeeded
             using var c = Connect(b, uuid);
             Assert.Equal(VfioMigrationState.Running, c.GetDeviceState());
         }
@@ -193,10 +196,45 @@ public class MigrateTests
     }
 
     [Fact]
+    public void ARollbackThatFailsIsReportedOnTheCommandsWriter()
+    {
+        using var daemons = new TwoDaemons(4, 4);
+        var (a, b) = (daemons.Source, daemons.Destination);
+        var uuid = Guid.NewGuid();
+        Create(a, "mtty-2", uuid);
+        // The destination reached through a link that goes away mid-move: its device cannot be removed again.
+        string to = Path.Combine(Path.GetTempPath(), "umdev-to-" + Guid.NewGuid().ToString("N"));
+        File.CreateSymbolicLink(to, b.Dir);
+        var log = new StringWriter();
+        var migration = new DeviceMigration(a.Dir, to, TimeSpan.FromSeconds(120), log)
+        {
+            StepStarting = s =>
+            {
+                if (s != "RUNNING on the destination") return;
+                File.Delete(to);
+                throw new ErrnoException(Errno.EIO, "injected");
+            },
+        };
+        Assert.Throws<MigrationFailedException>(() => migration.Move(uuid));
+        Assert.StartsWith("umdev migrate: could not remove the destination device: ", log.ToString());
+        Assert.Single(log.ToString().Trim().Split('\n'));
+        using (var c = Connect(a, uuid)) Assert.Equal(VfioMigrationState.Running, c.GetDeviceState());
+        Assert.True(Exists(b, uuid)); // what the report says was left behind
+        Remove(b, uuid);
+    }
+
+    [Fact]
     public void BadArgumentsAndAMissingDeviceAreOneLineErrors()
     {
         var (stdout, stderr) = (new StringWriter(), new StringWriter());
         Assert.Equal(2, MigrateCommand.Run("not-a-uuid", "/nonexistent", "/nonexistent", 30, stdout, stderr));
+        // The kernel's UUID rules, as lspci and the create attribute apply them: exactly 36 characters.
+        foreach (string padded in new[] { $" {Guid.NewGuid()}", $"{Guid.NewGuid()}\n", $"{{{Guid.NewGuid()}}}" })
+        {
+            stderr.GetStringBuilder().Clear();
+            Assert.Equal(2, MigrateCommand.Run(padded, "/nonexistent", "/nonexistent", 30, stdout, stderr));
+            Assert.Equal($"umdev migrate: '{padded}' is not a UUID\n", stderr.ToString());
+        }
         Assert.Equal(2, MigrateCommand.Run(Guid.NewGuid().ToString(), "/nonexistent", "/nonexistent", 0, stdout, stderr));
         stderr.GetStringBuilder().Clear();
         Assert.Equal(1, MigrateCommand.Run(Guid.NewGuid().ToString(), "/nonexistent", "/nonexistent", 30, stdout, stderr));

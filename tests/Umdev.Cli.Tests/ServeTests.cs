@@ -26,6 +26,84 @@ public class ServeTests
     }
 
     [Fact]
+    public void WithNoParentGivenItHostsMttyWith24Ports()
+    {
+        using var daemon = Daemon.Start();
+        Assert.Equal(["mtty"], Directory.GetDirectories(Path.Combine(daemon.Dir, "class/mdev_bus")).Select(Path.GetFileName));
+        Assert.Equal("24\n", Available(daemon.Dir, "mtty-1"));
+        Assert.Equal("12\n", Available(daemon.Dir, "mtty-2"));
+    }
+
+    [Fact]
+    public void AParentOptionSetsThePortPool()
+    {
+        using var daemon = Daemon.Start(extra: ["--parent", "mtty:ports=4"]);
+        Assert.Equal("4\n", Available(daemon.Dir, "mtty-1"));
+        Assert.Equal("2\n", Available(daemon.Dir, "mtty-2"));
+    }
+
+    [Fact]
+    public void AConfigFileNamesTheParents()
+    {
+        string config = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(config, "# parents of this daemon\n\n   # indented comment\n  parent   mtty:ports=6  \n");
+            using var daemon = Daemon.Start(extra: ["--config", config]);
+            Assert.Equal("6\n", Available(daemon.Dir, "mtty-1"));
+            Assert.Equal("3\n", Available(daemon.Dir, "mtty-2"));
+        }
+        finally
+        {
+            File.Delete(config);
+        }
+    }
+
+    [Theory]
+    [InlineData("--parent|nosuch", "--parent nosuch: unknown parent 'nosuch' (known: mtty)")]
+    [InlineData("--parent|mtty:prots=4", "--parent mtty:prots=4: parent mtty: unknown option 'prots' (accepted: ports)")]
+    [InlineData("--parent|mtty:ports=many", "--parent mtty:ports=many: parent mtty: option ports: 'many' is not an integer")]
+    [InlineData("--parent|mtty:ports=-1", "--parent mtty:ports=-1: parent mtty: option ports: '-1' is below the minimum 0")]
+    [InlineData("--parent|mtty:ports=4,ports=5", "--parent mtty:ports=4,ports=5: parent mtty: option ports given twice")]
+    [InlineData("--parent|mtty:ports", "--parent mtty:ports: parent mtty: 'ports' is not key=value")]
+    [InlineData("--parent|mtty|--parent|mtty:ports=2", "--parent mtty:ports=2: parent mtty is already given by --parent mtty")]
+    [InlineData("--parent|mtty:ports=2|--mtty-ports|3", "--mtty-ports: parent mtty is already given by --parent mtty:ports=2")]
+    [InlineData("--mtty-ports|-3", "--mtty-ports: parent mtty: option ports: '-3' is below the minimum 0")]
+    [InlineData("--config|/nonexistent/umdev.conf", "--config /nonexistent/umdev.conf: Could not find a part of the path '/nonexistent/umdev.conf'.")]
+    public void BadParentInputIsExit2WithOneLineNamingItAndNothingMounted(string args, string message)
+    {
+        string dir = Directory.CreateTempSubdirectory("umdev-badparent-").FullName;
+        using var daemon = Daemon.Spawn(dir, args.Split('|'));
+        Assert.Equal(2, daemon.WaitForExit());
+        Assert.Equal($"umdev serve: {message}\n", daemon.Stderr());
+        Assert.Null(MountTable.FileSystemAt(dir));
+        Assert.Empty(Directory.GetFileSystemEntries(daemon.SocketDir));
+    }
+
+    [Theory]
+    [InlineData("parent mtty:ports=4\nparent mtty\n", ":2: parent mtty is already given by {0}:1")]
+    [InlineData("# ok\nparnt mtty\n", ":2: expected 'parent NAME[:key=value,...]', got 'parnt mtty'")]
+    [InlineData("parent mtty:ports=4 extra\n", ":1: expected 'parent NAME[:key=value,...]', got 'parent mtty:ports=4 extra'")]
+    [InlineData("\n\nparent mtty:size=1G\n", ":3: parent mtty: unknown option 'size' (accepted: ports)")]
+    public void ABadConfigLineIsExit2NamingFileAndLine(string content, string message)
+    {
+        string config = Path.GetTempFileName();
+        string dir = Directory.CreateTempSubdirectory("umdev-badconfig-").FullName;
+        try
+        {
+            File.WriteAllText(config, content);
+            using var daemon = Daemon.Spawn(dir, "--config", config);
+            Assert.Equal(2, daemon.WaitForExit());
+            Assert.Equal($"umdev serve: {config}{string.Format(message, config)}\n", daemon.Stderr());
+            Assert.Null(MountTable.FileSystemAt(dir));
+        }
+        finally
+        {
+            File.Delete(config);
+        }
+    }
+
+    [Fact]
     public void ASecondDaemonOnTheSameDirectoryIsRefusedAndTheFirstKeepsServing()
     {
         using var first = Daemon.Start();

@@ -188,6 +188,34 @@ public class MdevCoreTests
     }
 
     [Fact]
+    public void Observers_that_accepted_a_removal_hear_when_a_later_one_refuses_it()
+    {
+        var (core, parent, driver) = Setup();
+        var mdev = core.Create(parent.Types[0], Text(Uuid));
+        var first = new Observer();
+        var second = new Observer();
+        var refusing = new Observer { Refuse = Errno.EBUSY };
+        var never = new Observer();
+        var cancelLog = new List<Observer>();
+        first.CancelLog = second.CancelLog = refusing.CancelLog = never.CancelLog = cancelLog;
+        foreach (var o in new[] { first, second, refusing, never }) core.AddObserver(o);
+        Assert.Equal(Errno.EBUSY, ErrnoOf(() => core.Remove(mdev)));
+        Assert.Equal([mdev], first.Cancelled);
+        Assert.Equal([mdev], second.Cancelled);
+        Assert.Equal([MdevDeviceState.Active], first.StateWhenCancelled); // told once the device is back
+        Assert.Empty(refusing.Cancelled);                                  // it refused: nothing to undo
+        Assert.Empty(never.Asked);                                          // never asked, never told
+        Assert.Empty(never.Cancelled);
+        Assert.Equal([second, first], cancelLog); // latest first
+        Assert.Equal(23, driver.Free);
+
+        refusing.Refuse = null;
+        core.Remove(mdev);
+        Assert.Single(first.Cancelled);
+        Assert.Equal([mdev], never.Removed);
+    }
+
+    [Fact]
     public void Unregistering_the_parent_removes_its_devices_first_even_if_observers_object()
     {
         var (core, parent, driver) = Setup();
@@ -283,12 +311,24 @@ public class MdevCoreTests
     private sealed class Observer : IMdevObserver
     {
         public Errno? Refuse;
+        public List<MdevDevice> Asked { get; } = [];
         public List<MdevDevice> Removed { get; } = [];
+        public List<MdevDevice> Cancelled { get; } = [];
+        public List<MdevDeviceState> StateWhenCancelled { get; } = [];
         public List<MdevParent> ParentsGone { get; } = [];
+        public List<Observer>? CancelLog;
 
         public void OnDeviceRemoving(MdevDevice mdev, MdevRemoveReason reason)
         {
+            lock (Asked) Asked.Add(mdev);
             if (Refuse is { } errno) throw new ErrnoException(errno);
+        }
+
+        public void OnDeviceRemoveCancelled(MdevDevice mdev)
+        {
+            Cancelled.Add(mdev);
+            StateWhenCancelled.Add(mdev.State);
+            CancelLog?.Add(this);
         }
 
         public void OnDeviceRemoved(MdevDevice mdev)

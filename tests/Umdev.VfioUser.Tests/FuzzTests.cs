@@ -9,11 +9,17 @@ namespace Umdev.VfioUser.Tests;
 
 /// <summary>
 /// Seeded fuzzing: valid message streams, mutated, sent pipelined over real sockets (replies drained on
-/// another thread); afterwards the server must still answer correctly and hold no extra descriptor.
+/// another thread). Each negotiated stream carries a probe just before its first framing break (or at its
+/// end): the server must answer it correctly, i.e. it stayed in sync through every mutation before. Afterwards
+/// the server must still answer correctly and hold no extra descriptor.
 /// </summary>
 public class FuzzTests(ITestOutputHelper output)
 {
     private const int Messages = 100_000;
+    private const ushort ProbeId = 0xBEEF;
+
+    /// <summary>REGION_READ of BAR0's first byte, whose reply is recognised by id and the echoed offset, region and count.</summary>
+    private static readonly byte[] Probe = RawClient.Message(ProbeId, (ushort)VfioUserCommand.RegionRead, RawClient.RegionAccess(0, 0, 1));
 
     private static int Seed => int.TryParse(Environment.GetEnvironmentVariable("UMDEV_FUZZ_SEED"), out int s) ? s : 20261121;
 
@@ -28,12 +34,13 @@ public class FuzzTests(ITestOutputHelper output)
         var corpus = Corpus();
         // Counted: messages the server certainly parsed, i.e. up to the first one that breaks the framing
         // (a size that disagrees with the bytes, or a fatal VERSION); the rest of that stream is still sent.
-        int counted = 0, connections = 0;
+        int counted = 0, connections = 0, probed = 0;
         while (counted < Messages)
         {
             connections++;
             using var c = f.Raw();
-            var drain = StartDrain(c.Socket);
+            var probe = new TaskCompletionSource();
+            var drain = StartDrain(c.Socket, probe);
             // VERSION first on most connections, so the mutations reach the command handlers.
             var stream = new List<(byte[] Bytes, bool WithFd)>();
             bool negotiated = rng.Next(20) != 0;
@@ -45,11 +52,14 @@ public class FuzzTests(ITestOutputHelper output)
                 var m = (byte[])corpus[rng.Next(corpus.Count)].Clone();
                 BinaryPrimitives.WriteUInt16LittleEndian(m, (ushort)i);
                 if (rng.Next(4) == 0) m = Mutate(m, rng);
+                bool breaks = BinaryPrimitives.ReadUInt32LittleEndian(m.AsSpan(4)) != (uint)m.Length || BinaryPrimitives.ReadUInt16LittleEndian(m.AsSpan(2)) == 1;
+                if (!broken && breaks) stream.Add((Probe, false));
                 stream.Add((m, rng.Next(30) == 0));
                 if (broken) continue;
                 countable++;
-                broken = BinaryPrimitives.ReadUInt32LittleEndian(m.AsSpan(4)) != (uint)m.Length || BinaryPrimitives.ReadUInt16LittleEndian(m.AsSpan(2)) == 1;
+                broken = breaks;
             }
+            if (!broken) stream.Add((Probe, false));
             int sent = 0;
             try
             {
@@ -69,12 +79,19 @@ public class FuzzTests(ITestOutputHelper output)
                 // The server closed this connection (e.g. a size below the header): start another.
             }
             counted += Math.Min(sent, countable);
+            // The stream was in sync up to the probe: its reply comes (before the server may give up on the
+            // stream). Only then is the connection shut, which would also cut replies still to come.
+            if (negotiated) probe.Task.Wait(TimeSpan.FromSeconds(60));
             c.Socket.Shutdown();
-            drain.Wait(TimeSpan.FromSeconds(60));
+            Assert.True(drain.Wait(TimeSpan.FromSeconds(60)), "the replies did not end after shutdown");
             f.WaitNoClient();
+            if (negotiated)
+            {
+                Assert.True(probe.Task.IsCompleted, $"connection {connections}: no correct reply to the probe");
+                probed++;
+            }
         }
-        output.WriteLine($"seed {Seed}: {counted} messages parsed on {connections} connections");
-        Assert.True(counted >= Messages);
+        output.WriteLine($"seed {Seed}: {counted} messages parsed on {connections} connections, {probed} probes answered");
         Assert.True(connections > 1);
 
         // Still correct: a fresh client gets exact answers, and the other device never noticed.
@@ -94,12 +111,39 @@ public class FuzzTests(ITestOutputHelper output)
         FdCount.SettlesAt(baseline);
     }
 
-    private static Task StartDrain(UnixSocket socket) => Task.Factory.StartNew(() =>
+    /// <summary>
+    /// Reads everything the server sends until the connection ends, framing its messages; completes
+    /// <paramref name="probe"/> on a correct reply to <see cref="Probe"/>: its id, no error, and the echoed
+    /// offset, region and count with one byte of data (the byte itself is whatever the fuzz wrote to BAR0).
+    /// </summary>
+    private static Task StartDrain(UnixSocket socket, TaskCompletionSource probe) => Task.Factory.StartNew(() =>
     {
-        var buffer = new byte[64 * 1024];
+        var buffer = new byte[1 << 20];
+        int start = 0, end = 0;
         try
         {
-            while (socket.Receive(buffer, null, out _) > 0) { }
+            while (true)
+            {
+                if (end == buffer.Length)
+                {
+                    if (start == 0) Array.Resize(ref buffer, buffer.Length * 2);
+                    Buffer.BlockCopy(buffer, start, buffer, 0, end - start);
+                    end -= start;
+                    start = 0;
+                }
+                int n = socket.Receive(buffer.AsSpan(end), null, out _);
+                if (n == 0) return;
+                end += n;
+                while (end - start >= 16)
+                {
+                    var head = VfioUserHeader.Read(buffer.AsSpan(start));
+                    if (end - start < head.Size) break;
+                    if (head.Id == ProbeId && head.IsReply && !head.IsError && head.Size == 16 + 16 + 1
+                        && buffer.AsSpan(start + 16, 16).SequenceEqual(Probe.AsSpan(16, 16)))
+                        probe.TrySetResult();
+                    start += (int)head.Size;
+                }
+            }
         }
         catch (ErrnoException) { }
         catch (ObjectDisposedException) { }

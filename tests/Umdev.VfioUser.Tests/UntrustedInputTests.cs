@@ -58,6 +58,28 @@ public class UntrustedInputTests
         AssertServes(c);
     }
 
+    [Theory]
+    [InlineData(uint.MaxValue)]
+    [InlineData(2u * (16 + 16 + (1 << 20)) + 1)] // just past what the server would read and discard
+    public void ASizeNoMessageCanHaveGetsAnErrorAndTheConnectionIsClosed(uint size)
+    {
+        using var f = new ServerFixture();
+        using (var c = f.Negotiated())
+        {
+            // Only the header: a server waiting for the body would never answer, nor let the device go.
+            var header = new byte[16];
+            new VfioUserHeader(6, (ushort)VfioUserCommand.RegionWrite, size, 0, 0).Write(header);
+            c.Send(header);
+            using var r = c.Receive()!;
+            Assert.Equal(6, r.Header.Id);
+            Assert.Equal(Errno.E2BIG, r.Error);
+            Assert.True(c.IsClosedByServer());
+        }
+        f.WaitNoClient();
+        using var next = f.Negotiated();
+        AssertServes(next);
+    }
+
     [Fact]
     public void ShortPayloadGetsEinvalAndTheStreamStaysInSync()
     {

@@ -6,8 +6,9 @@ using Umdev.VfioUser.Transport;
 namespace Umdev.VfioUser.Server;
 
 /// <summary>
-/// A device's listening socket: accepts one client at a time, serving it on its own thread. A second
-/// connection while one is served is accepted and closed at once, leaving the first undisturbed.
+/// A device's listening socket: accepts one client at a time, serving it on its own thread. A connection
+/// while one is served waits up to <see cref="ReconnectGrace"/> for that session to end (a reconnect right
+/// after a disconnect); if it is still served, the newcomer is closed and the first is left undisturbed.
 /// </summary>
 public sealed partial class VfioUserEndpoint : IDisposable
 {

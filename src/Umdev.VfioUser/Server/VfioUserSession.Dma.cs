@@ -96,6 +96,7 @@ public sealed partial class VfioUserSession
             }
             if (status != VfioUserReadStatus.Message)
             {
+                if (status == VfioUserReadStatus.Implausible) RefuseImplausible();
                 Close();
                 ThrowHelper.Throw(Errno.ENODEV, "client gone while a DMA request was pending");
             }

@@ -82,6 +82,9 @@ public sealed partial class VfioUserSession : IDisposable
                         if (!_reader.Header.IsReply && !_reader.Header.NoReply && !SendError(_reader.Header, Errno.E2BIG)) return;
                         if (!Negotiated) return;
                         continue;
+                    case VfioUserReadStatus.Implausible:
+                        RefuseImplausible();
+                        return;
                 }
                 var fds = _reader.TakeFds();
                 try
@@ -107,6 +110,14 @@ public sealed partial class VfioUserSession : IDisposable
         {
             Release();
         }
+    }
+
+    /// <summary>A size no message can have: say so (if a reply is expected) and end the connection, which cannot be resynchronised.</summary>
+    private void RefuseImplausible()
+    {
+        var header = _reader.Header;
+        if (!header.IsReply && !header.NoReply) SendError(header, Errno.E2BIG);
+        LogClosed($"message size {header.Size} far beyond the largest allowed ({_reader.MaxMessage})");
     }
 
     /// <summary>Asks the session to end: the connection is shut down and <see cref="Run"/> returns.</summary>

@@ -18,11 +18,18 @@ public enum VfioUserReadStatus
     Malformed,
     /// <summary>The message is larger than allowed; its body is being discarded (the header is valid).</summary>
     Oversized,
+    /// <summary>
+    /// The header claims a size far beyond anything a message may be (more than <see
+    /// cref="VfioUserMessageReader.DiscardLimit"/>): no peer sends such a body, so the reader does not wait
+    /// for it and the stream cannot be resynchronised. <see cref="VfioUserMessageReader.Header"/> is valid.
+    /// </summary>
+    Implausible,
 }
 
 /// <summary>
 /// Frames vfio-user messages from a stream. Reads as much as is available in one call (so a message
-/// normally costs one recvmsg), assembles messages that arrive in pieces, skips oversized bodies, and
+/// normally costs one recvmsg), assembles messages that arrive in pieces, skips bodies somewhat over the
+/// limit (a peer that overshot it stays in sync) and gives up on sizes far beyond it, and
 /// gives each message the descriptors that came with it. The kernel ends a read right after the bytes
 /// that carried descriptors and a sender attaches them to a message's first bytes, so descriptors belong
 /// to the last message that starts within the read that brought them; descriptors that arrive in the
@@ -54,7 +61,15 @@ public sealed class VfioUserMessageReader : IDisposable
 
     public int MaxMessage => _maxMessage;
 
-    /// <summary>The current message's header (valid after <see cref="VfioUserReadStatus.Message"/> or Oversized).</summary>
+    /// <summary>
+    /// Largest size whose body is still read and discarded: twice <see cref="MaxMessage"/>. A peer that
+    /// overshoots the limit by up to a message's worth is told so and kept in sync; a header claiming more
+    /// (e.g. 4 GiB, or a misread stream) is not followed by that many bytes, and waiting for them would hang
+    /// the connection.
+    /// </summary>
+    public ulong DiscardLimit => 2 * (ulong)_maxMessage;
+
+    /// <summary>The current message's header (valid after <see cref="VfioUserReadStatus.Message"/>, Oversized or Implausible).</summary>
     public VfioUserHeader Header { get; private set; }
 
     /// <summary>The current message's payload; valid until the next read.</summary>
@@ -124,6 +139,7 @@ public sealed class VfioUserMessageReader : IDisposable
                 var header = VfioUserHeader.Read(_buffer.AsSpan(_start));
                 Header = header;
                 if (header.Size < VfioUserHeader.Length) return VfioUserReadStatus.Malformed;
+                if (header.Size > DiscardLimit) return VfioUserReadStatus.Implausible;
                 if (header.Size > (uint)_maxMessage)
                 {
                     TakePending(_startPos);
