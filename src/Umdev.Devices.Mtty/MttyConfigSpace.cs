@@ -57,7 +57,7 @@ internal sealed class MttyConfigSpace
             _space.Write((int)piece, data.Slice(at, size));
     }
 
-    /// <summary>The sample's BAR write: the interrupt line's rule would not do, as it keeps bits 2:1 and sizes only on 0xFFFFFFFF.</summary>
+    /// <summary>The sample's BAR write, which no bit rule expresses: it keeps address bits 2:1 and sizes only on exactly 0xFFFFFFFF.</summary>
     private static void WriteBar(PciConfigSpace space, int offset, ReadOnlySpan<byte> data)
     {
         if (offset % 4 != 0) return; // a piece inside the BAR is not "the register at this offset"
