@@ -58,10 +58,12 @@ public static class LspciCommand
         for (uint i = 0; i <= VfioPci.Bar5RegionIndex; i++)
         {
             ulong size = device.GetRegionInfo(i).Size;
-            if (size == 0 || size > uint.MaxValue) continue;
+            if (size == 0) continue; // also the upper half of a 64-bit BAR
             uint raw = BinaryPrimitives.ReadUInt32LittleEndian(config.AsSpan(PciRegisters.Bar0 + 4 * (int)i));
             bool io = (raw & PciRegisters.BarIoSpace) != 0;
-            bars.Add(new PciBar((int)i, io, (uint)size, raw & (io ? PciRegisters.BarIoAddressMask : PciRegisters.BarMemAddressMask)));
+            bool is64 = !io && (raw & PciRegisters.BarMemTypeMask) == PciRegisters.BarMemType64;
+            bars.Add(new PciBar((int)i, io, size, raw & (io ? PciRegisters.BarIoAddressMask : PciRegisters.BarMemAddressMask),
+                is64, !io && (raw & PciRegisters.BarPrefetchable) != 0));
         }
         return LspciFormatter.Format(config, bars, "00:00.0", hexBytes: hexBytes);
     }

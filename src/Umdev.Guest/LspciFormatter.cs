@@ -39,17 +39,40 @@ public static class LspciFormatter
 
         byte pin = config[PciRegisters.InterruptPin], line = config[PciRegisters.InterruptLine];
         if (pin != 0) sb.Append($"\tInterrupt: pin {(char)('A' + pin - 1)} routed to IRQ {line}\n");
-        foreach (var bar in bars)
-        {
-            uint raw = BinaryPrimitives.ReadUInt32LittleEndian(config[(PciRegisters.Bar0 + 4 * bar.Index)..]);
-            if (bar.IsIo)
-                sb.Append($"\tRegion {bar.Index}: I/O ports at {raw & PciRegisters.BarIoAddressMask:x} [size={bar.Size}]\n");
-            else
-                sb.Append($"\tRegion {bar.Index}: Memory at {raw & PciRegisters.BarMemAddressMask:x8} (32-bit, {((raw & 8) != 0 ? "prefetchable" : "non-prefetchable")}) [size={SizeText(bar.Size)}]\n");
-        }
+        foreach (var bar in bars) AppendRegion(sb, config, bar, cmd);
+        if ((status & PciRegisters.StatusCapabilityList) != 0) LspciCapabilities.Append(sb, config, vendor, device);
         if (kernelDriver is not null) sb.Append($"\tKernel driver in use: {kernelDriver}\n");
         AppendHex(sb, config, Math.Min(hexBytes, config.Length));
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// One <c>Region</c> line. Memory BARs are described by their type bits in config space, the
+    /// upper half of a 64-bit address read from the next slot; I/O BARs print as they always have here.
+    /// </summary>
+    private static void AppendRegion(StringBuilder sb, ReadOnlySpan<byte> config, PciBar bar, ushort cmd)
+    {
+        uint raw = BinaryPrimitives.ReadUInt32LittleEndian(config[(PciRegisters.Bar0 + 4 * bar.Index)..]);
+        if (bar.IsIo)
+        {
+            sb.Append($"\tRegion {bar.Index}: I/O ports at {raw & PciRegisters.BarIoAddressMask:x} [size={SizeText(bar.Size)}]\n");
+            return;
+        }
+        uint type = raw & PciRegisters.BarMemTypeMask;
+        ulong address = raw & PciRegisters.BarMemAddressMask;
+        if (type == PciRegisters.BarMemType64 && bar.Index + 1 < PciRegisters.BarCount)
+            address |= (ulong)BinaryPrimitives.ReadUInt32LittleEndian(config[(PciRegisters.Bar0 + 4 * bar.Index + 4)..]) << 32;
+        string width = type switch
+        {
+            0 => "32-bit",
+            PciRegisters.BarMemType64 => "64-bit",
+            PciRegisters.BarMemType1M => "low-1M",
+            _ => "type 3",
+        };
+        string at = address != 0 ? $"{address:x8}" : "<unassigned>";
+        string prefetch = (raw & PciRegisters.BarPrefetchable) != 0 ? "prefetchable" : "non-prefetchable";
+        string disabled = (cmd & PciRegisters.CommandMemory) == 0 ? " [disabled]" : "";
+        sb.Append($"\tRegion {bar.Index}: Memory at {at} ({width}, {prefetch}){disabled} [size={SizeText(bar.Size)}]\n");
     }
 
     /// <summary>The hex dump lines (<c>00: 48 43 …</c>), 16 bytes each.</summary>
@@ -67,12 +90,18 @@ public static class LspciFormatter
 
     private static ushort U16(ReadOnlySpan<byte> config, int offset) => BinaryPrimitives.ReadUInt16LittleEndian(config[offset..]);
 
-    private static string SizeText(uint size) => size switch
+    /// <summary>A size in the largest unit (K, M, G, T) that divides it, as lspci shows it.</summary>
+    private static string SizeText(ulong size)
     {
-        >= 1 << 20 when size % (1 << 20) == 0 => $"{size >> 20}M",
-        >= 1 << 10 when size % (1 << 10) == 0 => $"{size >> 10}K",
-        _ => size.ToString(),
-    };
+        string[] units = ["", "K", "M", "G", "T"];
+        int unit = 0;
+        while (unit < units.Length - 1 && size != 0 && size % 1024 == 0)
+        {
+            size /= 1024;
+            unit++;
+        }
+        return $"{size}{units[unit]}";
+    }
 
     private static string ClassName(byte baseClass, byte subclass) => (baseClass, subclass) switch
     {

@@ -25,7 +25,17 @@ public static class PciRegisters
     public const ushort CommandMemory = 0x2;
     public const ushort CommandBusMaster = 0x4;
 
+    public const ushort StatusCapabilityList = 0x10;
+
     public const uint BarIoSpace = 0x1;
     public const uint BarIoAddressMask = 0xfffffffc;
     public const uint BarMemAddressMask = 0xfffffff0;
+    public const uint BarMemTypeMask = 0x6;
+    public const uint BarMemType64 = 0x4;
+    public const uint BarMemType1M = 0x2;
+    public const uint BarPrefetchable = 0x8;
+
+    public const byte CapabilityIdMsi = 0x05;
+    public const byte CapabilityIdVendor = 0x09;
+    public const byte CapabilityIdMsiX = 0x11;
 }

@@ -22,7 +22,7 @@ public sealed class SerialCardGuest
     public PciFunction Function { get; }
     public IReadOnlyList<Serial8250Port> Ports { get; }
 
-    public static SerialCardGuest Boot(IVfioClientDevice device, IReadOnlyList<uint>? ioBases = null, byte irq = PciFirmware.DocumentedInterruptLine)
+    public static SerialCardGuest Boot(IVfioClientDevice device, IReadOnlyList<ulong>? ioBases = null, byte irq = PciFirmware.DocumentedInterruptLine)
     {
         var info = device.GetInfo();
         if ((info.Flags & VfioDeviceFlags.Pci) == 0) ThrowHelper.Throw(Errno.ENODEV, "not a PCI device");
