@@ -72,19 +72,15 @@ internal sealed partial class MttyDevice : IVfioDeviceOps
         return regions;
     }
 
-    /// <summary>Config reads copy every byte of each piece.</summary>
+    /// <summary>Config reads copy every byte; writes are split as the sample splits them (in <see cref="MttyConfigSpace"/>).</summary>
     private void ReadConfig(ulong offset, Span<byte> data)
     {
-        lock (_lock)
-            foreach (var (at, pos, size) in new RegionAccessPieces(offset, data.Length))
-                _config.Read((int)pos, data.Slice(at, size));
+        lock (_lock) _config.Read((int)offset, data);
     }
 
     private void WriteConfig(ulong offset, ReadOnlySpan<byte> data)
     {
-        lock (_lock)
-            foreach (var (at, pos, size) in new RegionAccessPieces(offset, data.Length))
-                _config.Write((int)pos, data.Slice(at, size));
+        lock (_lock) _config.Write((int)offset, data);
     }
 
     /// <summary>
