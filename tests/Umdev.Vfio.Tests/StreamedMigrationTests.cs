@@ -34,14 +34,15 @@ public class StreamedMigrationTests
         int n;
         while ((n = saving.Read(buffer)) > 0)
         {
-            Assert.Equal(n, resuming.Write(buffer.AsSpan(0, n)));
+            // No Assert in the loop: xunit's comparers allocate.
+            if (resuming.Write(buffer.AsSpan(0, n)) != n) throw new InvalidOperationException("short write");
             moved += (ulong)n;
         }
         target.SetDeviceState(S.Running);
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
         Assert.Equal((ulong)(size / BulkMemoryOps.PageSize) * Record + 16, moved);
-        Assert.True(allocated < 1 << 20, $"{allocated} bytes allocated to move {moved}");
+        Assert.True(allocated < 256 << 10, $"{allocated} bytes allocated to move {moved}");
         Assert.True(sourceOps.Memory.AsSpan().SequenceEqual(targetOps.Memory));
         Assert.Equal(0x1122334455667788ul, targetOps.Register);
         Assert.Equal(S.Running, target.GetDeviceState());
@@ -172,7 +173,8 @@ public class StreamedMigrationTests
 
         device.DmaWrite(Base, [1]);                           // before logging: not logged
         Assert.Equal(4096ul, file.StartDmaLogging(4096, [new VfioDmaLoggingRange(Base, 0x8000)]));
-        Assert.Equal(Errno.EBUSY, Assert.Throws<ErrnoException>(() => file.StartDmaLogging(4096, [new VfioDmaLoggingRange(Base, 0x1000)])).Errno);
+        device.DmaWrite(Base, [1]);                           // dropped by the restart below
+        Assert.Equal(4096ul, file.StartDmaLogging(4096, [new VfioDmaLoggingRange(Base, 0x8000)]));
         device.DmaWrite(Base + 0x1005, [1, 2, 3]);            // page 1
         device.DmaWrite(Base + 0x2FFE, [1, 2, 3, 4]);         // pages 2 and 3
         device.DmaWrite(Base + 0x9000, [1]);                  // outside the logged range

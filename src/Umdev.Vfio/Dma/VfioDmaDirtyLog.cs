@@ -1,6 +1,5 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
-using Umdev.Interop;
 
 namespace Umdev.Vfio;
 
@@ -22,12 +21,11 @@ public sealed class VfioDmaDirtyLog
 
     public bool IsActive => _active;
 
-    /// <summary>Starts an empty log over sorted, disjoint, aligned ranges; EBUSY if one runs.</summary>
+    /// <summary>Starts an empty log over sorted, disjoint, aligned ranges; a log already running is replaced.</summary>
     internal ulong Start(ulong pageSize, (ulong First, ulong Last)[] sortedRanges)
     {
         lock (_lock)
         {
-            if (_active) ThrowHelper.Throw(Errno.EBUSY, "DMA logging already started");
             _pageShift = BitOperations.TrailingZeroCount(pageSize);
             _ranges = sortedRanges;
             _words.Clear();

@@ -171,7 +171,8 @@ public sealed class VfioMigration
     /// ranges (EINVAL / E2BIG), a page size that is a power of two and ranges aligned to it (EINVAL), not
     /// wrapping (EOVERFLOW) and not overlapping another (EINVAL). Returns the page size the device logs
     /// with. Unless the driver logs itself (<see cref="IVfioDmaLoggingDriver"/>), the model logs every
-    /// write the device makes through its DMA table (<see cref="VfioDmaDirtyLog"/>); EBUSY if already logging.
+    /// write the device makes through its DMA table (<see cref="VfioDmaDirtyLog"/>); a START while logging
+    /// starts a new, empty log over the new ranges.
     /// </summary>
     public ulong StartDmaLogging(ulong pageSize, ReadOnlySpan<VfioDmaLoggingRange> ranges)
     {
