@@ -69,7 +69,7 @@ public static class BenchMigrateCommand
         // One device, back and forth; warm-up moves first.
         var one = a.Core.Create(a.Mtty.FindType("mtty-2")!, Guid.NewGuid()).Uuid;
         var singleMs = new List<double>();
-        int bytes = 0;
+        ulong bytes = 0;
         for (int i = 0; i < moves + 10; i++)
         {
             var report = (i % 2 == 0 ? there : back).Move(one);

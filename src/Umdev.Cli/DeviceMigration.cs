@@ -8,9 +8,9 @@ using S = Umdev.Vfio.Migration.VfioMigrationState;
 namespace Umdev.Cli;
 
 /// <summary>What one device move did: the stream it carried and the downtime it cost.</summary>
-public sealed record MigrationReport(Guid Uuid, string Parent, string Type, int PrecopyBytes, int StopCopyBytes, TimeSpan Downtime)
+public sealed record MigrationReport(Guid Uuid, string Parent, string Type, ulong PrecopyBytes, ulong StopCopyBytes, TimeSpan Downtime)
 {
-    public int StreamBytes => PrecopyBytes + StopCopyBytes;
+    public ulong StreamBytes => PrecopyBytes + StopCopyBytes;
 }
 
 /// <summary>
@@ -33,6 +33,9 @@ public sealed class DeviceMigration
     private readonly string _toSysfs;
     private readonly TimeSpan _timeout;
     private readonly TextWriter _log;
+
+    /// <summary>The most stream bytes held at once while moving a device.</summary>
+    public const int CopyChunk = 64 * 1024;
 
     /// <param name="log">Where a rollback that itself fails is reported (the command's stderr).</param>
     public DeviceMigration(string fromSysfs, string toSysfs, TimeSpan timeout, TextWriter log)
@@ -120,26 +123,21 @@ public sealed class DeviceMigration
             Step("RESUMING on the destination");
             _destination!.SetDeviceState(S.Resuming);
 
-            int precopy = 0;
+            var buffer = new byte[CopyChunk];
+            ulong precopy = 0;
             if ((flags & VfioMigrationFlags.PreCopy) != 0)
             {
                 Step("PRE_COPY on the source");
                 _sourceTouched = true;
                 _source.SetDeviceState(S.PreCopy);
-                var early = _source.ReadMigrationStream();
-                Step("write the precopy data to the destination");
-                _destination.WriteMigrationStream(early);
-                precopy = early.Length;
+                precopy = Copy(buffer, "read the precopy data from the source", "write the precopy data to the destination");
             }
 
             Step("STOP_COPY on the source");
             _sourceTouched = true;
             var downtime = Stopwatch.StartNew();
             _source.SetDeviceState(S.StopCopy);
-            Step("read the stream from the source");
-            var stream = _source.ReadMigrationStream();
-            Step("write the stream to the destination");
-            _destination.WriteMigrationStream(stream);
+            ulong stream = Copy(buffer, "read the stream from the source", "write the stream to the destination");
             Step("STOP on the destination (load the stream)");
             _destination.SetDeviceState(S.Stop);
             Step("RUNNING on the destination");
@@ -152,7 +150,31 @@ public sealed class DeviceMigration
             AttributeFile.Write(Path.Combine(device, "remove"), "1");
             _sourceTouched = false;
             _created = false;
-            return new MigrationReport(uuid, parent, type, precopy, stream.Length, downtime.Elapsed);
+            return new MigrationReport(uuid, parent, type, precopy, stream, downtime.Elapsed);
+        }
+
+        /// <summary>
+        /// Moves the source's data as it comes, one buffer at a time, until a short read (no more now): the
+        /// stream is never held whole. Each step is announced once; a failure names the one in progress.
+        /// </summary>
+        private ulong Copy(byte[] buffer, string readStep, string writeStep)
+        {
+            ulong total = 0;
+            bool announced = false;
+            int n;
+            Step(readStep);
+            do
+            {
+                _step = readStep;
+                n = _source!.ReadMigrationData(buffer);
+                if (announced) _step = writeStep;
+                else Step(writeStep);
+                announced = true;
+                _destination!.WriteMigrationStream(buffer.AsSpan(0, n));
+                total += (ulong)n;
+            }
+            while (n == buffer.Length);
+            return total;
         }
 
         private static VfioUserClient ConnectSource(string socket)

@@ -4,14 +4,28 @@ using S = Umdev.Vfio.Migration.VfioMigrationState;
 
 namespace Umdev.Devices.Mtty;
 
-/// <summary>mtty's migration arcs (mtty.md §11.3); the VFIO model walks the table and owns the streams.</summary>
+/// <summary>
+/// mtty's migration arcs (mtty.md §11.3); the VFIO model walks the table and owns the sessions. The state
+/// is 60 or 96 bytes, so both sides keep it in the model's small-state buffers.
+/// </summary>
 internal sealed partial class MttyDevice : IVfioMigrationDriver
 {
     public VfioMigrationFlags MigrationFlags => VfioMigrationFlags.StopCopy | VfioMigrationFlags.P2P | VfioMigrationFlags.PreCopy;
 
     public ulong GetStopCopySize() => (ulong)MttyMigrationFormat.StreamSize(NumPorts);
 
-    public int ResumeCapacity => MttyMigrationFormat.StreamSize(NumPorts);
+    /// <summary>PRE_COPY offers the header; STOP_COPY the header (unless already offered) and the ports.</summary>
+    public IVfioMigrationSource StartSaving(in VfioMigrationArc arc)
+    {
+        var source = new VfioMigrationBufferSource(MttyMigrationFormat.StreamSize(NumPorts));
+        Span<byte> header = stackalloc byte[MttyMigrationFormat.HeaderSize];
+        MttyMigrationFormat.WriteHeader(header, NumPorts);
+        source.Append(header);
+        if (arc.To == S.StopCopy) AppendPorts(source);
+        return source;
+    }
+
+    public IVfioMigrationSink StartResuming(in VfioMigrationArc arc) => new ResumeSink(this);
 
     public void Step(in VfioMigrationArc arc)
     {
@@ -20,46 +34,18 @@ internal sealed partial class MttyDevice : IVfioMigrationDriver
             case (S.Running, S.RunningP2P) or (S.RunningP2P, S.Running) or (S.RunningP2P, S.Stop) or (S.Stop, S.RunningP2P)
                 or (S.PreCopy, S.PreCopyP2P) or (S.PreCopyP2P, S.PreCopy):
                 break; // mtty does no DMA and needs no explicit start/stop
-            case (S.Running, S.PreCopy) or (S.RunningP2P, S.PreCopyP2P):
-                AppendHeader(arc.Saving!);
-                break;
-            case (S.Stop, S.StopCopy):
-                AppendHeader(arc.Saving!);
-                AppendPorts(arc.Saving!);
-                break;
             case (S.PreCopyP2P, S.StopCopy):
-                AppendPorts(arc.Saving!);
+                AppendPorts((VfioMigrationBufferSource)arc.Source!);
                 break;
-            case (S.PreCopy, S.Running) or (S.PreCopyP2P, S.RunningP2P) or (S.StopCopy, S.Stop) or (S.Stop, S.Resuming):
-                break; // the model ends or opens the session
-            case (S.Resuming, S.Stop):
-                Load(arc.Resumed);
-                break;
+            case (S.PreCopy, S.Running) or (S.PreCopyP2P, S.RunningP2P) or (S.StopCopy, S.Stop):
+                break; // the model ends the session
             default:
                 ThrowHelper.Throw(Errno.EINVAL, $"mtty has no arc {arc.From} -> {arc.To}");
                 break;
         }
     }
 
-    /// <summary>
-    /// The kernel checks the header once, on the write that completes it, and fails that write with
-    /// EFAULT (the bytes stay written).
-    /// </summary>
-    public void OnResumeWrite(ReadOnlySpan<byte> written, int previousLength)
-    {
-        if (previousLength < MttyMigrationFormat.HeaderSize && written.Length >= MttyMigrationFormat.HeaderSize &&
-            !MttyMigrationFormat.IsValidHeader(written, NumPorts))
-            ThrowHelper.Throw(Errno.EFAULT, "mtty migration header mismatch");
-    }
-
-    private void AppendHeader(VfioMigrationSaveStream stream)
-    {
-        Span<byte> header = stackalloc byte[MttyMigrationFormat.HeaderSize];
-        MttyMigrationFormat.WriteHeader(header, NumPorts);
-        stream.Append(header);
-    }
-
-    private void AppendPorts(VfioMigrationSaveStream stream)
+    private void AppendPorts(VfioMigrationBufferSource source)
     {
         Span<byte> records = stackalloc byte[MttyUartPort.RecordSize * PortSlots];
         records = records[..(MttyUartPort.RecordSize * NumPorts)];
@@ -67,7 +53,24 @@ internal sealed partial class MttyDevice : IVfioMigrationDriver
         {
             for (int i = 0; i < NumPorts; i++) _ports[i].Save(records.Slice(i * MttyUartPort.RecordSize, MttyUartPort.RecordSize));
         }
-        stream.Append(records);
+        source.Append(records);
+    }
+
+    /// <summary>The resuming side: at most one stream's worth of bytes (ENOMEM past it, nothing taken).</summary>
+    private sealed class ResumeSink(MttyDevice device) : VfioMigrationBufferSink(MttyMigrationFormat.StreamSize(device.NumPorts))
+    {
+        /// <summary>
+        /// The kernel checks the header once, on the write that completes it, and fails that write with
+        /// EFAULT (the bytes stay written).
+        /// </summary>
+        protected override void OnWrite(ReadOnlySpan<byte> written, int previousLength)
+        {
+            if (previousLength < MttyMigrationFormat.HeaderSize && written.Length >= MttyMigrationFormat.HeaderSize &&
+                !MttyMigrationFormat.IsValidHeader(written, device.NumPorts))
+                ThrowHelper.Throw(Errno.EFAULT, "mtty migration header mismatch");
+        }
+
+        protected override void Load(ReadOnlySpan<byte> data) => device.Load(data);
     }
 
     /// <summary>
@@ -90,6 +93,7 @@ internal sealed partial class MttyDevice : IVfioMigrationDriver
         lock (_lock)
         {
             for (int i = 0; i < NumPorts; i++) _ports[i].Load(records.Slice(i * MttyUartPort.RecordSize, MttyUartPort.RecordSize));
+            UpdateLevel(); // a condition pending in the loaded state keeps the line asserted
         }
     }
 }

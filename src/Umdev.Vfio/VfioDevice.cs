@@ -25,7 +25,11 @@ public sealed partial class VfioDevice
         Layout = ops.Layout;
         Interrupts = Layout.Interrupts;
         _regions = IndexRegions(Layout);
-        if (ops is IVfioMigrationDriver migrationDriver) Migration = new VfioMigration(migrationDriver);
+        if (ops is IVfioMigrationDriver migrationDriver)
+        {
+            DirtyLog = new VfioDmaDirtyLog();
+            Migration = new VfioMigration(migrationDriver, DirtyLog);
+        }
     }
 
     /// <summary>The device's name (an mdev's UUID).</summary>
@@ -40,6 +44,9 @@ public sealed partial class VfioDevice
 
     /// <summary>Migration v2 state of the device; null when its driver does not implement <see cref="IVfioMigrationDriver"/>.</summary>
     public VfioMigration? Migration { get; }
+
+    /// <summary>The log DMA_LOGGING_* keeps of the device's writes into client memory; null without migration.</summary>
+    public VfioDmaDirtyLog? DirtyLog { get; }
 
     public int OpenCount
     {
@@ -82,7 +89,7 @@ public sealed partial class VfioDevice
     /// </summary>
     public VfioDmaTable AttachDma(int maxMappings = 65535)
     {
-        var table = new VfioDmaTable(Ops as IVfioDmaUnmapListener, maxMappings);
+        var table = new VfioDmaTable(Ops as IVfioDmaUnmapListener, maxMappings) { DirtyLog = DirtyLog };
         if (Interlocked.CompareExchange(ref _dma, table, null) is not null)
             ThrowHelper.Throw(Errno.EBUSY, "a DMA table is already attached");
         return table;

@@ -18,7 +18,10 @@ internal class FakeOps : IVfioDeviceOps
     public VfioDeviceLayout Layout { get; init; } = new() { NumRegions = 0 };
 }
 
-/// <summary>A migrating device that records every arc it is asked for and writes its name into saving streams.</summary>
+/// <summary>
+/// A migrating device that records every arc it is asked for and writes each arc's states into the saving
+/// stream; its resuming side takes at most 16 bytes and keeps what it loads.
+/// </summary>
 internal sealed class RecordingOps(VfioMigrationFlags flags) : FakeOps, IVfioMigrationDriver
 {
     public List<(S From, S To)> Arcs { get; } = [];
@@ -27,13 +30,39 @@ internal sealed class RecordingOps(VfioMigrationFlags flags) : FakeOps, IVfioMig
 
     public VfioMigrationFlags MigrationFlags => flags;
     public ulong GetStopCopySize() => 42;
-    public int ResumeCapacity => 16;
+
+    public IVfioMigrationSource StartSaving(in VfioMigrationArc arc)
+    {
+        Record(arc.From, arc.To);
+        var source = new VfioMigrationBufferSource();
+        source.Append([(byte)arc.From, (byte)arc.To]);
+        return source;
+    }
+
+    public IVfioMigrationSink StartResuming(in VfioMigrationArc arc)
+    {
+        Record(arc.From, arc.To);
+        return new Sink(this);
+    }
 
     public void Step(in VfioMigrationArc arc)
     {
-        if (FailOn == (arc.From, arc.To)) ThrowHelper.Throw(Errno.EIO, "injected arc failure");
-        Arcs.Add((arc.From, arc.To));
-        arc.Saving?.Append([(byte)arc.From, (byte)arc.To]);
-        if (arc.From == S.Resuming) Loaded = arc.Resumed.ToArray();
+        Record(arc.From, arc.To);
+        (arc.Source as VfioMigrationBufferSource)?.Append([(byte)arc.From, (byte)arc.To]);
+    }
+
+    private void Record(S from, S to)
+    {
+        if (FailOn == (from, to)) ThrowHelper.Throw(Errno.EIO, "injected arc failure");
+        Arcs.Add((from, to));
+    }
+
+    private sealed class Sink(RecordingOps ops) : VfioMigrationBufferSink(16)
+    {
+        protected override void Load(ReadOnlySpan<byte> data)
+        {
+            ops.Record(S.Resuming, S.Stop);
+            ops.Loaded = data.ToArray();
+        }
     }
 }

@@ -56,6 +56,7 @@ public sealed class VfioDmaPin : IDisposable
         finally
         {
             _disposed = true;
+            if ((Direction & VfioDmaDirection.FromDevice) != 0) _table.DirtyLog?.RemoveWritePin(this);
         }
     }
 

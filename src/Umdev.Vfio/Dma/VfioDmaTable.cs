@@ -23,6 +23,9 @@ public sealed class VfioDmaTable
 
     public IReadOnlyList<VfioDmaMapping> Mappings => _mappings;
 
+    /// <summary>The device's dirty log, told of every write into client memory (null: nothing logs).</summary>
+    internal VfioDmaDirtyLog? DirtyLog { get; init; }
+
     /// <summary>
     /// Records a mapping; takes ownership of <paramref name="memory"/> (disposed on failure too).
     /// EINVAL for an empty or wrapping range, EEXIST when it overlaps an existing one, ENOSPC past the limit.
@@ -107,10 +110,16 @@ public sealed class VfioDmaTable
         if (length <= 0 || (direction & VfioDmaDirection.Bidirectional) == 0 || (direction & ~VfioDmaDirection.Bidirectional) != 0)
             ThrowHelper.Throw(Errno.EINVAL, "bad pin request");
         var pieces = Resolve(iova, (ulong)length, direction);
+        VfioDmaPin pin;
         if (pieces.Length == 1 && pieces[0].Mapping.Memory.HasDirect())
-            return new VfioDmaPin(this, iova, length, direction, pieces[0].Mapping);
-        var pin = new VfioDmaPin(this, iova, length, direction, null);
-        if ((direction & VfioDmaDirection.ToDevice) != 0) Copy(pieces, pin.Buffer, null);
+            pin = new VfioDmaPin(this, iova, length, direction, pieces[0].Mapping);
+        else
+        {
+            pin = new VfioDmaPin(this, iova, length, direction, null);
+            if ((direction & VfioDmaDirection.ToDevice) != 0) Copy(pieces, pin.Buffer, null);
+        }
+        // A pin the device may write counts as written for as long as it lives (as type1 does).
+        if ((direction & VfioDmaDirection.FromDevice) != 0) DirtyLog?.AddWritePin(pin);
         return pin;
     }
 
@@ -126,6 +135,7 @@ public sealed class VfioDmaTable
     {
         if (source.IsEmpty) return;
         Copy(Resolve(iova, (ulong)source.Length, VfioDmaDirection.FromDevice), default, source);
+        DirtyLog?.Record(iova, (ulong)source.Length);
     }
 
     internal readonly record struct Piece(VfioDmaMapping Mapping, ulong Offset, int Length);

@@ -3,7 +3,11 @@ namespace Umdev.Vfio.Migration;
 /// <summary>
 /// What a vendor driver implements, next to <see cref="IVfioDeviceOps"/>, to support migration v2 (the
 /// kernel's <c>vfio_migration_ops</c>). The driver implements single arcs only; the model walks the
-/// state table, opens, hands over and closes the data streams, and answers the features.
+/// state table, owns the data sessions and answers the features. The stream is never held whole: a
+/// saving session pulls it from the driver's <see cref="IVfioMigrationSource"/> as the user reads, a
+/// resuming session pushes it into the driver's <see cref="IVfioMigrationSink"/> as the user writes.
+/// Calls on one device are serialized by the model. Throw <see cref="Interop.ErrnoException"/> to fail
+/// an arc: the device then stays in <see cref="VfioMigrationArc.From"/>.
 /// </summary>
 public interface IVfioMigrationDriver
 {
@@ -13,49 +17,45 @@ public interface IVfioMigrationDriver
     /// <summary>MIG_DATA_SIZE: estimated bytes of the STOP_COPY stream.</summary>
     ulong GetStopCopySize();
 
-    /// <summary>The most bytes a resuming stream accepts; a write beyond it fails with ENOMEM.</summary>
-    int ResumeCapacity { get; }
+    /// <summary>
+    /// The arcs that open a saving session (RUNNING→PRE_COPY, RUNNING_P2P→PRE_COPY_P2P, STOP→STOP_COPY):
+    /// performs the arc and returns the producer of the session's stream. A session opened in PRE_COPY
+    /// carries on into STOP_COPY with the same source (see <see cref="Step"/>).
+    /// </summary>
+    IVfioMigrationSource StartSaving(in VfioMigrationArc arc);
+
+    /// <summary>STOP→RESUMING: performs the arc and returns the consumer of the stream to be written.</summary>
+    IVfioMigrationSink StartResuming(in VfioMigrationArc arc);
 
     /// <summary>
-    /// Performs one arc. Saving arcs get the session's stream in <see cref="VfioMigrationArc.Saving"/>
-    /// (new for RUNNING→PRE_COPY, RUNNING_P2P→PRE_COPY_P2P and STOP→STOP_COPY) to append to;
-    /// RESUMING→STOP gets every byte written in <see cref="VfioMigrationArc.Resumed"/> and must
-    /// validate and apply them. Throw <see cref="Interop.ErrnoException"/> to fail the arc: the device
-    /// then stays in <see cref="VfioMigrationArc.From"/>.
+    /// Every other arc except RESUMING→STOP (that one is <see cref="IVfioMigrationSink.Complete"/>). Arcs
+    /// inside or out of a saving session (PRE_COPY↔PRE_COPY_P2P, PRE_COPY_P2P→STOP_COPY, and the ones that
+    /// end it) get its source in <see cref="VfioMigrationArc.Source"/>; entering STOP_COPY is where the
+    /// source must learn to produce the rest of the state.
     /// </summary>
     void Step(in VfioMigrationArc arc);
-
-    /// <summary>
-    /// Called after each write into a resuming stream, with all bytes written so far and the count
-    /// before this write; throwing fails the write (its bytes stay written, as in the kernel).
-    /// </summary>
-    void OnResumeWrite(ReadOnlySpan<byte> written, int previousLength) { }
 }
 
 /// <summary>One arc of a transition, as the model hands it to the driver.</summary>
 public readonly ref struct VfioMigrationArc
 {
-    public VfioMigrationArc(VfioMigrationState from, VfioMigrationState to, VfioMigrationSaveStream? saving, ReadOnlySpan<byte> resumed)
+    public VfioMigrationArc(VfioMigrationState from, VfioMigrationState to, IVfioMigrationSource? source)
     {
         From = from;
         To = to;
-        Saving = saving;
-        Resumed = resumed;
+        Source = source;
     }
 
     public VfioMigrationState From { get; }
     public VfioMigrationState To { get; }
 
-    /// <summary>The saving stream of the session for arcs into or inside the saving states.</summary>
-    public VfioMigrationSaveStream? Saving { get; }
-
-    /// <summary>The bytes written into the resuming stream (RESUMING→STOP only).</summary>
-    public ReadOnlySpan<byte> Resumed { get; }
+    /// <summary>The producer of the current saving session, for arcs inside or out of it; else null.</summary>
+    public IVfioMigrationSource? Source { get; }
 }
 
 /// <summary>
-/// Optional, for drivers that do DMA and track dirty pages (the kernel's <c>vfio_log_ops</c>). A
-/// migration driver without it is taken as doing no DMA: the logging features succeed as no-ops.
+/// Optional, for drivers that track the pages they write themselves (the kernel's <c>vfio_log_ops</c>).
+/// Without it the model logs what the device writes through its DMA table (<see cref="VfioDmaDirtyLog"/>).
 /// </summary>
 public interface IVfioDmaLoggingDriver
 {

@@ -20,9 +20,11 @@ public sealed class VfioMigration
     private VfioMigrationSaveStream? _saving;
     private VfioMigrationResumeStream? _resuming;
     private bool _unregistered;
+    private readonly VfioDmaDirtyLog _dirtyLog;
 
-    internal VfioMigration(IVfioMigrationDriver driver)
+    internal VfioMigration(IVfioMigrationDriver driver, VfioDmaDirtyLog dirtyLog)
     {
+        _dirtyLog = dirtyLog;
         if ((driver.MigrationFlags & VfioMigrationFlags.StopCopy) == 0)
             throw new ArgumentException("a migration driver must support STOP_COPY", nameof(driver));
         _driver = driver;
@@ -65,37 +67,35 @@ public sealed class VfioMigration
         switch (from, to)
         {
             case (S.Running, S.PreCopy) or (S.RunningP2P, S.PreCopyP2P) or (S.Stop, S.StopCopy) when _saving is null:
-            {
-                var stream = new VfioMigrationSaveStream();
-                try
-                {
-                    _driver.Step(new VfioMigrationArc(from, to, stream, default));
-                }
-                catch
-                {
-                    stream.Disable();
-                    throw;
-                }
-                _saving = stream;
-                return stream;
-            }
+                _saving = new VfioMigrationSaveStream(_driver.StartSaving(new VfioMigrationArc(from, to, null)));
+                return _saving;
             case (S.Stop, S.Resuming):
-                _driver.Step(new VfioMigrationArc(from, to, null, default));
-                _resuming = new VfioMigrationResumeStream(_driver);
+                _resuming = new VfioMigrationResumeStream(_driver.StartResuming(new VfioMigrationArc(from, to, null)));
                 return _resuming;
             case (S.Resuming, S.Stop):
                 if (_resuming is null) ThrowHelper.Throw(Errno.EINVAL, "no resuming session");
-                _resuming.Load(this, static (self, data) => self._driver.Step(new VfioMigrationArc(S.Resuming, S.Stop, null, data)));
+                _resuming.Complete();
                 DisableStreams();
                 return null;
             case (S.PreCopy, S.Running) or (S.PreCopyP2P, S.RunningP2P) or (S.StopCopy, S.Stop):
-                _driver.Step(new VfioMigrationArc(from, to, _saving, default));
+                StepInSession(from, to);
                 DisableStreams();
                 return null;
             default:
-                _driver.Step(new VfioMigrationArc(from, to, _saving, default));
+                StepInSession(from, to);
                 return null;
         }
+    }
+
+    /// <summary>An arc with the saving session's source, if any, kept from concurrent reads meanwhile.</summary>
+    private void StepInSession(S from, S to)
+    {
+        if (_saving is null)
+        {
+            _driver.Step(new VfioMigrationArc(from, to, null));
+            return;
+        }
+        lock (_saving.Sync) _driver.Step(new VfioMigrationArc(from, to, _saving.Source));
     }
 
     /// <summary>VFIO_DEVICE_RESET: back to RUNNING, every session ended.</summary>
@@ -122,6 +122,7 @@ public sealed class VfioMigration
     public void Close()
     {
         lock (_stateLock) DisableStreams();
+        if (_driver is not IVfioDmaLoggingDriver) _dirtyLog.Stop(); // the client that started it is gone
     }
 
     /// <summary>
@@ -134,7 +135,7 @@ public sealed class VfioMigration
         lock (_stateLock)
         {
             if (_state is not (S.PreCopy or S.PreCopyP2P)) ThrowHelper.Throw(Errno.EINVAL, $"no precopy info in {_state}");
-            return new VfioPrecopyInfo(stream.Pending, 0);
+            return stream.PrecopyInfo;
         }
     }
 
@@ -167,13 +168,17 @@ public sealed class VfioMigration
 
     /// <summary>
     /// DMA_LOGGING_START with the kernel's checks: at least one and at most <see cref="MaxLoggingRanges"/>
-    /// ranges (EINVAL / E2BIG), each aligned to the page size (EINVAL), not wrapping (EOVERFLOW) and not
-    /// overlapping another (EINVAL). Returns the page size the device logs with.
+    /// ranges (EINVAL / E2BIG), a page size that is a power of two and ranges aligned to it (EINVAL), not
+    /// wrapping (EOVERFLOW) and not overlapping another (EINVAL). Returns the page size the device logs
+    /// with. Unless the driver logs itself (<see cref="IVfioDmaLoggingDriver"/>), the model logs every
+    /// write the device makes through its DMA table (<see cref="VfioDmaDirtyLog"/>); a START while logging
+    /// starts a new, empty log over the new ranges.
     /// </summary>
     public ulong StartDmaLogging(ulong pageSize, ReadOnlySpan<VfioDmaLoggingRange> ranges)
     {
         if (ranges.Length == 0) ThrowHelper.Throw(Errno.EINVAL, "no logging ranges");
         if (ranges.Length > MaxLoggingRanges) ThrowHelper.Throw(Errno.E2BIG, "too many logging ranges");
+        if (pageSize == 0 || (pageSize & (pageSize - 1)) != 0) ThrowHelper.Throw(Errno.EINVAL, "logging page size not a power of two");
         var sorted = new (ulong First, ulong Last)[ranges.Length];
         for (int i = 0; i < ranges.Length; i++)
         {
@@ -181,25 +186,33 @@ public sealed class VfioMigration
             if ((r.Iova & (pageSize - 1)) != 0 || (r.Length & (pageSize - 1)) != 0)
                 ThrowHelper.Throw(Errno.EINVAL, "logging range not page aligned");
             if (r.Iova + r.Length < r.Iova) ThrowHelper.Throw(Errno.EOVERFLOW, "logging range wraps");
+            if (r.Length == 0) ThrowHelper.Throw(Errno.EINVAL, "empty logging range");
             sorted[i] = (r.Iova, r.Iova + r.Length - 1);
         }
         Array.Sort(sorted);
         for (int i = 1; i < sorted.Length; i++)
             if (sorted[i].First <= sorted[i - 1].Last) ThrowHelper.Throw(Errno.EINVAL, "logging ranges overlap");
-        return _driver is IVfioDmaLoggingDriver logging ? logging.StartDmaLogging(pageSize, ranges) : pageSize;
+        return _driver is IVfioDmaLoggingDriver logging ? logging.StartDmaLogging(pageSize, ranges) : _dirtyLog.Start(pageSize, sorted);
     }
 
     public void StopDmaLogging()
     {
         if (_driver is IVfioDmaLoggingDriver logging) logging.StopDmaLogging();
+        else _dirtyLog.Stop();
     }
 
-    /// <summary>DMA_LOGGING_REPORT: page size a power of two ≥ 4096 (EINVAL), range not wrapping (EOVERFLOW).</summary>
+    /// <summary>
+    /// DMA_LOGGING_REPORT: page size a power of two ≥ 4096 (EINVAL), range not wrapping (EOVERFLOW), a
+    /// bitmap of at least one bit per page of the range (EINVAL). Bits are only set, never cleared.
+    /// </summary>
     public void ReportDmaLogging(ulong iova, ulong length, ulong pageSize, Span<byte> bitmap)
     {
         if (pageSize < 4096 || (pageSize & (pageSize - 1)) != 0) ThrowHelper.Throw(Errno.EINVAL, "bad logging page size");
         if (iova + length < iova) ThrowHelper.Throw(Errno.EOVERFLOW, "report range wraps");
+        ulong pages = length / pageSize + (length % pageSize != 0 ? 1ul : 0);
+        if ((ulong)bitmap.Length < (pages + 7) / 8) ThrowHelper.Throw(Errno.EINVAL, "report bitmap smaller than the range");
         if (_driver is IVfioDmaLoggingDriver logging) logging.ReportDmaLogging(iova, length, pageSize, bitmap);
+        else _dirtyLog.Report(iova, length, pageSize, bitmap);
     }
 
     private void DisableStreams()

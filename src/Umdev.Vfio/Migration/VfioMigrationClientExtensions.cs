@@ -1,11 +1,12 @@
 namespace Umdev.Vfio.Migration;
 
-/// <summary>Whole-stream helpers over <see cref="IVfioMigrationClient"/>, whatever carries it.</summary>
+/// <summary>Stream helpers over <see cref="IVfioMigrationClient"/>, whatever carries it.</summary>
 public static class VfioMigrationClientExtensions
 {
     /// <summary>
     /// Reads the current saving session until it has no more data now: a read shorter than asked (vfio-user's
-    /// MIG_DATA_READ rule; a kernel data fd returns what is available, then 0).
+    /// MIG_DATA_READ rule; a kernel data fd returns what is available, then 0). The whole stream ends up in
+    /// one array: for small streams; <see cref="CopyMigrationStream"/> moves any size in bounded memory.
     /// </summary>
     public static byte[] ReadMigrationStream(this IVfioMigrationClient device, int chunk = 64 * 1024)
     {
@@ -30,5 +31,25 @@ public static class VfioMigrationClientExtensions
             if (n <= 0) Interop.ThrowHelper.Throw(Interop.Errno.EIO, "resuming stream took no data");
             stream = stream[n..];
         }
+    }
+
+    /// <summary>
+    /// Moves what <paramref name="source"/>'s saving session has now (up to a short read) into
+    /// <paramref name="destination"/>'s resuming session, one <paramref name="buffer"/> at a time. Returns the
+    /// bytes moved.
+    /// </summary>
+    public static ulong CopyMigrationStream(this IVfioMigrationClient source, IVfioMigrationClient destination, Span<byte> buffer)
+    {
+        if (buffer.IsEmpty) throw new ArgumentException("empty buffer", nameof(buffer));
+        ulong total = 0;
+        int n;
+        do
+        {
+            n = source.ReadMigrationData(buffer);
+            destination.WriteMigrationStream(buffer[..n]);
+            total += (ulong)n;
+        }
+        while (n == buffer.Length);
+        return total;
     }
 }

@@ -3,113 +3,107 @@ using Umdev.Interop;
 namespace Umdev.Vfio.Migration;
 
 /// <summary>
-/// A migration data session (the kernel's migration file behind a data fd). Disabled when its session
+/// A migration data session (the kernel's migration file behind a data fd). It holds no data of its own:
+/// bytes pass straight between the user's buffer and the driver's source or sink. Disabled when the session
 /// ends; every later access fails with ENODEV.
 /// </summary>
 public abstract class VfioMigrationStream
 {
-    private protected readonly Lock Sync = new();
-    private protected byte[] Buffer = [];
-    private protected int Filled;
-    private protected int Position;
+    // Serializes the user's accesses with each other and with the arcs of the session.
+    internal readonly Lock Sync = new();
     private protected bool Disabled;
 
-    /// <summary>Ends the session: the data is dropped and the stream refuses every access.</summary>
+    /// <summary>Bytes read or written so far.</summary>
+    public ulong Position { get; private protected set; }
+
+    private protected abstract object Driver { get; }
+
+    /// <summary>Ends the session: the stream refuses every access and the driver's side is disposed.</summary>
     internal void Disable()
     {
         lock (Sync)
         {
+            if (Disabled) return;
             Disabled = true;
-            Filled = 0;
-            Position = 0;
+            (Driver as IDisposable)?.Dispose();
         }
     }
 
-    private protected void EnsureCapacity(int size)
+    private protected void ThrowIfDisabled()
     {
-        if (Buffer.Length >= size) return;
-        Array.Resize(ref Buffer, Math.Max(size, Math.Max(64, Buffer.Length * 2)));
+        if (Disabled) ThrowHelper.Throw(Errno.ENODEV, "migration stream disabled");
     }
 }
 
-/// <summary>A saving stream: the driver appends, the user reads sequentially.</summary>
+/// <summary>A saving stream: the user reads sequentially what the driver's source produces.</summary>
 public sealed class VfioMigrationSaveStream : VfioMigrationStream
 {
-    /// <summary>Appends device data (driver side).</summary>
-    public void Append(ReadOnlySpan<byte> data)
-    {
-        lock (Sync)
-        {
-            if (Disabled) ThrowHelper.Throw(Errno.ENODEV, "migration stream disabled");
-            EnsureCapacity(checked(Filled + data.Length));
-            data.CopyTo(Buffer.AsSpan(Filled));
-            Filled += data.Length;
-        }
-    }
+    internal VfioMigrationSaveStream(IVfioMigrationSource source) => Source = source;
 
-    /// <summary>Reads the next bytes; 0 at the (current) end of the stream.</summary>
+    internal IVfioMigrationSource Source { get; }
+
+    private protected override object Driver => Source;
+
+    /// <summary>Fills <paramref name="destination"/> from the source until it is full or the source has no more now.</summary>
     internal int Read(Span<byte> destination)
     {
         lock (Sync)
         {
-            if (Disabled) ThrowHelper.Throw(Errno.ENODEV, "migration stream disabled");
-            int n = Math.Min(Filled - Position, destination.Length);
-            Buffer.AsSpan(Position, n).CopyTo(destination);
-            Position += n;
-            return n;
+            ThrowIfDisabled();
+            int done = 0;
+            while (done < destination.Length)
+            {
+                int n = Source.Produce(destination[done..]);
+                if ((uint)n > (uint)(destination.Length - done)) ThrowHelper.Throw(Errno.EIO, $"migration source produced {n} bytes into {destination.Length - done}");
+                if (n == 0) break;
+                done += n;
+            }
+            Position += (ulong)done;
+            return done;
         }
     }
 
-    /// <summary>Bytes appended and not yet read.</summary>
-    internal ulong Pending
+    internal VfioPrecopyInfo PrecopyInfo
     {
         get
         {
             lock (Sync)
             {
-                if (Disabled) ThrowHelper.Throw(Errno.ENODEV, "migration stream disabled");
-                return (ulong)(Filled - Position);
+                ThrowIfDisabled();
+                return Source.GetPrecopyInfo();
             }
         }
     }
 }
 
-/// <summary>A resuming stream: the user writes sequentially, the driver loads the whole at RESUMING→STOP.</summary>
+/// <summary>A resuming stream: the user writes sequentially, the driver's sink takes each piece as it comes.</summary>
 public sealed class VfioMigrationResumeStream : VfioMigrationStream
 {
-    private readonly IVfioMigrationDriver _driver;
-    private readonly int _capacity;
+    internal VfioMigrationResumeStream(IVfioMigrationSink sink) => Sink = sink;
 
-    internal VfioMigrationResumeStream(IVfioMigrationDriver driver)
-    {
-        _driver = driver;
-        _capacity = driver.ResumeCapacity;
-    }
+    internal IVfioMigrationSink Sink { get; }
 
-    /// <summary>
-    /// Appends user data. ENOMEM if the total would pass the driver's capacity (nothing is taken);
-    /// the driver's check may then fail the write with its errno after the bytes are taken.
-    /// </summary>
+    private protected override object Driver => Sink;
+
+    /// <summary>Hands <paramref name="data"/> to the sink; its errors fail the write.</summary>
     internal int Write(ReadOnlySpan<byte> data)
     {
         lock (Sync)
         {
-            if ((long)Filled + data.Length > _capacity) ThrowHelper.Throw(Errno.ENOMEM, "more data than the device state");
-            if (Disabled) ThrowHelper.Throw(Errno.ENODEV, "migration stream disabled");
-            EnsureCapacity(Filled + data.Length);
-            data.CopyTo(Buffer.AsSpan(Filled));
-            int before = Filled;
-            Filled += data.Length;
-            _driver.OnResumeWrite(Buffer.AsSpan(0, Filled), before);
+            ThrowIfDisabled();
+            Sink.Consume(data);
+            Position += (ulong)data.Length;
             return data.Length;
         }
     }
 
-    /// <summary>Runs <paramref name="load"/> over everything written so far.</summary>
-    internal void Load<TState>(TState state, VfioMigrationLoad<TState> load)
+    /// <summary>RESUMING→STOP: the sink validates and applies the stream.</summary>
+    internal void Complete()
     {
-        lock (Sync) load(state, Buffer.AsSpan(0, Filled));
+        lock (Sync)
+        {
+            ThrowIfDisabled();
+            Sink.Complete();
+        }
     }
 }
-
-internal delegate void VfioMigrationLoad<TState>(TState state, ReadOnlySpan<byte> data);
