@@ -37,7 +37,7 @@ public sealed class UmdevDaemon : IDisposable
         try
         {
             // The tree is computed, so the parent appears in it as it registers after the mount.
-            mount = SysfsMount.Start(core, sysfsDir, loggers.CreateLogger("umdev.sysfs"));
+            mount = SysfsMount.Start(core, sysfsDir, loggers.CreateLogger(SysfsLogEvents.Category));
             vfioUser = new VfioUserService(core, socketsDir, loggers,
                 new VfioUserServiceOptions { RemoveTimeout = removeTimeout ?? new VfioUserServiceOptions().RemoveTimeout });
             var mtty = Devices.Mtty.Mtty.Register(core, new MttyOptions(mttyPorts));
