@@ -52,16 +52,14 @@ public sealed class Daemon : IDisposable
     /// <summary>With more environment, and a command to run it through (<c>[.. wrapper, "dotnet", umdev.dll, "serve", …]</c>).</summary>
     public static Daemon Spawn(string dir, IDictionary<string, string> env, string[] wrapper, params string[] extra)
     {
-        var psi = new ProcessStartInfo(wrapper.Length > 0 ? wrapper[0] : "dotnet")
+        string socketDir = Directory.CreateTempSubdirectory("umdev-serve-sock-").FullName;
+        string[] argv = [.. wrapper, "dotnet", UmdevDll, "serve", "--sysfs", dir, "--sockets", socketDir, .. extra];
+        var psi = new ProcessStartInfo(argv[0], argv[1..])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        string socketDir = Directory.CreateTempSubdirectory("umdev-serve-sock-").FullName;
-        string[] command = wrapper.Length > 0 ? [.. wrapper[1..], "dotnet"] : [];
-        foreach (var a in (string[])[.. command, UmdevDll, "serve", "--sysfs", dir, "--sockets", socketDir, .. extra])
-            psi.ArgumentList.Add(a);
         foreach (var (k, v) in env) psi.Environment[k] = v;
         return new Daemon(Process.Start(psi)!, dir, socketDir);
     }

@@ -3,8 +3,8 @@
 # Debian 12 kernel, busybox, pciutils, setserial. docs/guest.md describes it.
 #
 # Usage: build-guest.sh [--if-needed] [OUTDIR]      (default OUTDIR: $GUEST_DIR or ~/.cache/umdev-guest)
-#   --if-needed   build only when OUTDIR holds no guest made by this script with these modules (cheap check);
-#                 installs the host tools it needs (busybox, cpio, binutils) when missing
+#   --if-needed   build only when OUTDIR holds no guest made by this script with these modules (cheap check)
+# Installs the host tools it needs (busybox, cpio, binutils) when missing.
 # Env: GUEST_MODULES="m1 m2"  kernel modules to ship and modprobe at boot, their dependencies resolved from
 #                            the kernel package's modules.dep (default: bochs virtio_pci virtio_blk, i.e. the
 #                            display and block devices beside mtty; the 8250 serial driver is built in)
@@ -31,16 +31,16 @@ exec 9>"$OUT/.build-lock"
 flock 9   # another checkout may be building the same directory
 if [ "$if_needed" = 1 ]; then
   fresh && exit 0
-  need=()
-  command -v busybox >/dev/null 2>&1 || need+=(busybox)
-  command -v cpio >/dev/null 2>&1 || need+=(cpio)
-  command -v readelf >/dev/null 2>&1 || need+=(binutils)
-  if [ ${#need[@]} -gt 0 ]; then
-    echo "build-guest: installing ${need[*]}" >&2
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  fi
   echo "build-guest: building the guest in $OUT (Debian kernel + busybox, about 30 s)" >&2
+fi
+need=()
+command -v busybox >/dev/null 2>&1 || need+=(busybox)
+command -v cpio >/dev/null 2>&1 || need+=(cpio)
+command -v readelf >/dev/null 2>&1 || need+=(binutils)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "build-guest: installing ${need[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
 KPKG=${KPKG:-$(apt-cache depends linux-image-amd64 | sed -n 's/.*Depends: \(linux-image-[0-9].*\)/\1/p' | head -1)}
