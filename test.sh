@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs every umdev test on a fresh Debian 12 machine: installs the Debian packages the tests drive
-# for real (fuse3, mdevctl), restores NuGet packages, builds, runs the suites and the guest test
+# for real (fuse3, mdevctl, tmux), restores NuGet packages, builds, runs the suites and the guest test
 # (tools/guest/guest-test.sh: needs QEMU >= 10.1, else skipped), prints one summary line.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
 need=()
 command -v fusermount3 >/dev/null 2>&1 || need+=(fuse3)
 command -v mdevctl >/dev/null 2>&1 || need+=(mdevctl)
+command -v tmux >/dev/null 2>&1 || need+=(tmux)   # the guest test types into `umdev vm` through it
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing ${need[*]}" >&2
   apt-get update -qq

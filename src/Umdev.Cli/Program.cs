@@ -14,6 +14,7 @@ public static class Program
         root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(LspciCommand.Create());
         root.Subcommands.Add(MigrateCommand.Create());
+        root.Subcommands.Add(VmCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         return root;
     }

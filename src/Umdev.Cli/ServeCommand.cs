@@ -31,18 +31,10 @@ public static class ServeCommand
         return command;
     }
 
-    /// <summary>Console logging, every level to stderr (stdout carries only the ready line).</summary>
-    public static ILoggerFactory CreateLoggerFactory() => LoggerFactory.Create(b =>
-    {
-        b.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
-        b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
-        b.SetMinimumLevel(LogLevel.Information);
-    });
-
     public static int Run(string? sysfsDir, string socketsDir, ParentArguments.Request parents, TextWriter stdout, TextWriter stderr, TimeSpan? removeTimeout = null)
     {
-        using var loggers = CreateLoggerFactory();
-        var logger = loggers.CreateLogger("umdev");
+        using var loggers = ServeLogging.CreateFactory();
+        var logger = loggers.CreateLogger(ServeLogging.Category);
         IReadOnlyList<ParentSpec> parentSpecs;
         try
         {
@@ -62,7 +54,7 @@ public static class ServeCommand
         void OnSignal(PosixSignalContext context)
         {
             context.Cancel = true; // we exit ourselves, after unmounting
-            logger.LogInformation("{Signal}: shutting down", context.Signal);
+            logger.LogInformation(ServeLogging.ShuttingDown, "{Signal}: shutting down", context.Signal);
             stop.Set();
         }
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
@@ -73,10 +65,12 @@ public static class ServeCommand
         {
             string dir = sysfsDir ?? DefaultSysfs;
             if (sysfsDir is null) Directory.CreateDirectory(dir);
-            daemon = UmdevDaemon.Start(dir, socketsDir, parentSpecs, loggers, removeTimeout, new DeviceLog(loggers.CreateLogger("umdev.mdev")));
+            daemon = UmdevDaemon.Start(dir, socketsDir, parentSpecs, loggers, removeTimeout, new DeviceLog(loggers.CreateLogger(DeviceLog.Category)));
             stdout.WriteLine($"ready {daemon.Mount.MountPoint}");
             stdout.Flush();
+            SystemdNotify.Send($"READY=1\nSTATUS=serving {daemon.Mount.MountPoint}", logger);
             stop.Wait();
+            SystemdNotify.Send("STOPPING=1", logger);
             return 0;
         }
         catch (ErrnoException e)

@@ -46,7 +46,7 @@ public sealed class UmdevDaemon : IDisposable
         try
         {
             // The tree is computed, so the parents appear in it as they register after the mount.
-            mount = SysfsMount.Start(core, sysfsDir, loggers.CreateLogger("umdev.sysfs"));
+            mount = SysfsMount.Start(core, sysfsDir, loggers.CreateLogger(SysfsLogEvents.Category));
             vfioUser = new VfioUserService(core, socketsDir, loggers,
                 new VfioUserServiceOptions { RemoveTimeout = removeTimeout ?? new VfioUserServiceOptions().RemoveTimeout });
             foreach (var spec in parents) registered.Add((spec.Plugin, spec.Plugin.Register(core, spec.Options)));

@@ -89,7 +89,7 @@ public sealed class SysfsMount : IDisposable
             session.Start();
             var answer = MountTable.Probe(path);
             if (answer != Errno.None) ThrowHelper.Throw(answer, $"{path}: mounted but does not answer: {ErrnoException.Describe(answer)}");
-            logger.LogInformation("sysfs tree mounted at {MountPoint}", path);
+            logger.LogInformation(SysfsLogEvents.Mounted, "sysfs tree mounted at {MountPoint}", path);
             return new SysfsMount(path, mountPointLock, tree, device, fs, session, logger);
         }
         catch
@@ -109,7 +109,7 @@ public sealed class SysfsMount : IDisposable
         if (state == Errno.ENOTCONN)
         {
             // The daemon that served this mount died (kill -9): the mount stays until someone detaches it.
-            logger.LogWarning("{MountPoint}: stale mount of a dead daemon (Transport endpoint is not connected); detaching it", path);
+            logger.LogWarning(SysfsLogEvents.StaleMountDetached, "{MountPoint}: stale mount of a dead daemon (Transport endpoint is not connected); detaching it", path);
             MountTable.DetachUnmount(path);
             state = MountTable.Probe(path);
         }
@@ -156,7 +156,7 @@ public sealed class SysfsMount : IDisposable
     private static void TryDetach(string path, ILogger logger)
     {
         try { MountTable.DetachUnmount(path); }
-        catch (ErrnoException e) { logger.LogWarning("unmount {MountPoint}: {Error}", path, e.Message); }
+        catch (ErrnoException e) { logger.LogWarning(SysfsLogEvents.UnmountFailed, "unmount {MountPoint}: {Error}", path, e.Message); }
     }
 
     public void Dispose()
@@ -167,6 +167,6 @@ public sealed class SysfsMount : IDisposable
         _device.Dispose();
         _tree.Dispose();
         _lock.Dispose();
-        _logger.LogInformation("sysfs tree unmounted from {MountPoint}", MountPoint);
+        _logger.LogInformation(SysfsLogEvents.Unmounted, "sysfs tree unmounted from {MountPoint}", MountPoint);
     }
 }

@@ -41,7 +41,7 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
         _core = core;
         SocketDirectory = Path.GetFullPath(socketDirectory);
         _options = options ?? new VfioUserServiceOptions();
-        _logger = loggerFactory.CreateLogger<VfioUserService>();
+        _logger = loggerFactory.CreateLogger(VfioUserLogEvents.Category);
 #pragma warning disable CA1416 // umdev runs on Linux only
         if (!Directory.Exists(SocketDirectory))
             Directory.CreateDirectory(SocketDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
@@ -115,6 +115,6 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "vfio-user: serving {Device} at {Path}")]
+    [LoggerMessage(EventId = VfioUserLogEvents.Serving, Level = LogLevel.Information, Message = "vfio-user: serving {Device} at {Path}")]
     private partial void LogServing(string device, string path);
 }

@@ -47,17 +47,20 @@ public sealed class Daemon : IDisposable
         return daemon;
     }
 
-    public static Daemon Spawn(string dir, params string[] extra)
+    public static Daemon Spawn(string dir, params string[] extra) => Spawn(dir, new Dictionary<string, string>(), [], extra);
+
+    /// <summary>With more environment, and a command to run it through (<c>[.. wrapper, "dotnet", umdev.dll, "serve", …]</c>).</summary>
+    public static Daemon Spawn(string dir, IDictionary<string, string> env, string[] wrapper, params string[] extra)
     {
-        var psi = new ProcessStartInfo("dotnet")
+        string socketDir = Directory.CreateTempSubdirectory("umdev-serve-sock-").FullName;
+        string[] argv = [.. wrapper, "dotnet", UmdevDll, "serve", "--sysfs", dir, "--sockets", socketDir, .. extra];
+        var psi = new ProcessStartInfo(argv[0], argv[1..])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        string socketDir = Directory.CreateTempSubdirectory("umdev-serve-sock-").FullName;
-        foreach (var a in (string[])[UmdevDll, "serve", "--sysfs", dir, "--sockets", socketDir, .. extra])
-            psi.ArgumentList.Add(a);
+        foreach (var (k, v) in env) psi.Environment[k] = v;
         return new Daemon(Process.Start(psi)!, dir, socketDir);
     }
 

@@ -166,16 +166,22 @@ public class ServeTests
     {
         string dir = Directory.CreateTempSubdirectory("umdev-noperm-").FullName;
         Shell.Run("/bin/chmod", "755", dir).AssertSuccess(); // the user can reach it, just not mount on it
+        // The build may sit in a directory only root can enter (a clone under /root): the user runs a copy.
+        string bin = Directory.CreateTempSubdirectory("umdev-noperm-bin-").FullName;
+        foreach (var file in Directory.EnumerateFiles(AppContext.BaseDirectory))
+            if (file.EndsWith(".dll") || Path.GetFileName(file).StartsWith("umdev.")) File.Copy(file, Path.Combine(bin, Path.GetFileName(file)));
+        Shell.Run("/bin/chmod", "-R", "a+rX", bin).AssertSuccess();
         try
         {
             var r = Shell.Run("/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
-                "/usr/bin/env", "HOME=/tmp", "DOTNET_CLI_HOME=/tmp", "dotnet", Daemon.UmdevDll, "serve", "--sysfs", dir, "--sockets", dir);
+                "/usr/bin/env", "HOME=/tmp", "DOTNET_CLI_HOME=/tmp", "dotnet", Path.Combine(bin, "umdev.dll"), "serve", "--sysfs", dir, "--sockets", dir);
             Assert.Equal(1, r.ExitCode);
             Assert.Matches(@"^umdev serve: no permission to (open /dev/fuse \(run as root\)|mount .* \(needs CAP_SYS_ADMIN\))\n$", r.Stderr);
         }
         finally
         {
             Directory.Delete(dir);
+            Directory.Delete(bin, true);
         }
     }
 }

@@ -2,13 +2,16 @@
 # guest-test.sh - a real Linux guest drives umdev's mtty card over vfio-user.
 #
 # Starts `umdev serve` on temporary directories, creates an mtty-2 device through the mounted sysfs, boots
-# the small Debian guest of ../shared/tools/guest under QEMU (vfio-user-pci on the device's socket) and
+# the small Debian guest of tools/guest/build-guest.sh under QEMU (vfio-user-pci on the device's socket) and
 # asserts on what the guest printed: lspci sees the CH352 card bound to the 8250 `serial` driver, the
 # kernel finds a 16550A at each of its I/O BARs, and a loopback through each port reads back what it
 # wrote. Then the same for an mtty-1 device (one port). Prints one line per check, a PASS/FAIL summary
 # and, last, "guest: N passed, M failed" (test.sh adds those to its totals). Exit 1 if any check failed.
 #
-# Env: QEMU=...                 qemu-system-x86_64 >= 10.1 to use (else tools/qemu/build-qemu.sh's build)
+# Last, `umdev vm` as a person uses it, driven through tmux: setserial in the guest's shell, microcom on
+# ttyS1, typed text comes back through the card, poweroff ends the command with status 0.
+#
+# Env: QEMU=...                 qemu-system-x86_64 >= 10.1 to use (else what tools/qemu/find-qemu.sh finds)
 #      UMDEV_GUEST_TEST=required  no QEMU found: build one (~15 min) instead of skipping
 #      UMDEV_GUEST_TEST=off       skip
 #      QEMU_WORK=DIR            where build-qemu.sh builds (default ~/.cache/umdev-qemu)
@@ -18,7 +21,6 @@
 set -euo pipefail
 here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-shared=$(realpath -m "$repo/../shared/tools/guest")   # shared/ is a sibling of the repository
 mode=${UMDEV_GUEST_TEST:-auto}
 export GUEST_DIR=${GUEST_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/umdev-guest}
 
@@ -38,19 +40,14 @@ finish() {
 }
 abort() { echo "guest test: $*"; failed=$((failed + 1)); finish || true; exit 1; }
 
-# --- QEMU >= 10.1 with the vfio-user-pci client ---
-qemu_ok() {
-  local v
-  v=$("$1" --version 2>/dev/null | sed -n 's/^QEMU emulator version \([0-9][0-9.]*\).*/\1/p')
-  [ -n "$v" ] && printf '%s\n' 10.1 "$v" | sort -V -C && "$1" -device vfio-user-pci,help >/dev/null 2>&1
-}
+# --- QEMU >= 10.1 with the vfio-user-pci client (tools/qemu/find-qemu.sh) ---
 if [ -n "${QEMU:-}" ]; then
-  qemu_ok "$QEMU" || abort "QEMU=$QEMU is not a qemu-system-x86_64 >= 10.1 with vfio-user-pci"
-elif QEMU=$("$repo/tools/qemu/build-qemu.sh" --path) && qemu_ok "$QEMU"; then
+  QEMU=$("$repo/tools/qemu/find-qemu.sh" 2>&1) || abort "$QEMU"
+elif QEMU=$("$repo/tools/qemu/find-qemu.sh" 2>/dev/null); then
   :
 elif [ "$mode" = required ]; then
   echo "guest test: no QEMU >= 10.1 found, building one (tools/qemu/build-qemu.sh)"
-  QEMU=$("$repo/tools/qemu/build-qemu.sh") && qemu_ok "$QEMU" || abort "building QEMU failed"
+  QEMU=$("$repo/tools/qemu/find-qemu.sh" --build) || abort "building QEMU failed"
 else
   echo "guest test: skipped — no QEMU >= 10.1 (build one with tools/qemu/build-qemu.sh)"
   exit 0
@@ -58,24 +55,10 @@ fi
 export QEMU
 echo "guest test: $("$QEMU" --version | head -1) at $QEMU"
 
-# --- the guest (Debian kernel + busybox initramfs), built once ---
-if [ ! -s "$GUEST_DIR/vmlinuz" ] || [ ! -s "$GUEST_DIR/initramfs.cpio.gz" ]; then
-  need=()
-  command -v busybox >/dev/null 2>&1 || need+=(busybox)
-  command -v cpio >/dev/null 2>&1 || need+=(cpio)
-  command -v readelf >/dev/null 2>&1 || need+=(binutils)
-  if [ ${#need[@]} -gt 0 ]; then
-    echo "guest test: installing ${need[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  fi
-  mkdir -p "$GUEST_DIR"
-  start=$SECONDS
-  ( flock 9   # other worktrees may build the same cache at the same time
-    { [ -s "$GUEST_DIR/vmlinuz" ] && [ -s "$GUEST_DIR/initramfs.cpio.gz" ]; } || "$shared/build-guest.sh" "$GUEST_DIR"
-  ) 9>"$GUEST_DIR/.build-lock" >&2 || abort "building the guest failed ($shared/build-guest.sh)"
-  echo "guest test: guest built in $((SECONDS - start)) s"
-fi
+# --- the guest (Debian kernel + busybox initramfs), built once and cached in GUEST_DIR ---
+start=$SECONDS
+"$here/build-guest.sh" --if-needed >&2 || abort "building the guest failed (tools/guest/build-guest.sh)"
+[ $((SECONDS - start)) -lt 2 ] || echo "guest test: guest ready after $((SECONDS - start)) s"
 
 # --- the daemon ---
 if [ -n "${UMDEV_DLL:-}" ]; then umdev=(dotnet "$UMDEV_DLL"); else umdev=("$repo/umdev"); fi
@@ -84,6 +67,7 @@ tmp=$(mktemp -d /tmp/umdev-guest.XXXXXX)
 sysfs=$tmp/sys sockets=$tmp/sock pid=""
 mkdir -p "$sysfs" "$sockets"
 cleanup() {
+  tmux -L "umdev-vm-$$" kill-server 2>/dev/null || true   # the vm check's terminal, if left
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid"   # serve unmounts on SIGTERM
     for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
@@ -123,7 +107,7 @@ boot() {
   log=$GUEST_DIR/logs/guest-test-$type-$(date +%Y%m%d-%H%M%S).log
   start=$SECONDS
   set +e
-  TIMEOUT=${GUEST_TIMEOUT:-300} LOG=$log "$shared/run-guest.sh" "$sock" >/dev/null 2>&1
+  TIMEOUT=${GUEST_TIMEOUT:-300} LOG=$log "$here/run-guest.sh" "$sock" >/dev/null 2>&1
   rc=$?
   set -e
   echo "guest test: $type boot and test took $((SECONDS - start)) s (console log $log)"
@@ -167,6 +151,45 @@ boot() {
   fi
 }
 
+# vm UUID: `umdev vm` as a person uses it, in a terminal (tmux): the guest's console, setserial, microcom on
+# ttyS1, typed text coming back through the card (mtty loops what a port sends back to its receiver), poweroff.
+vm() {
+  local uuid=$1 tmux i failed0=$failed
+  echo "guest test: umdev vm $uuid in tmux"
+  tmux=(tmux -L "umdev-vm-$$" -f /dev/null)   # a private tmux server, started with this environment
+  pane() { "${tmux[@]}" capture-pane -p -t vm -S -200 2>/dev/null | sed 's/ *$//'; }
+  until_pane() {  # until_pane SECONDS GREP-ARGS...: wait until the pane shows it
+    local t=$1; shift
+    for _ in $(seq $((t * 4))); do pane | grep -q "$@" && return 0; sleep 0.25; done; return 1
+  }
+  check "vm: tmux is installed" command -v tmux
+  check "vm: create mtty-2 $uuid" write_attr "$parent/mdev_supported_types/mtty-2/create" "$uuid"
+  check "vm: vfio-user socket appears" wait_for "$sockets/$uuid.sock"
+  "${tmux[@]}" new-session -d -s vm -x 150 -y 50 \
+    "$(printf '%q ' env QEMU="$QEMU" GUEST_DIR="$GUEST_DIR" "${umdev[@]}" vm "$uuid" --sockets "$sockets"); echo umdev-vm-exit=\$?; sleep 600"
+  check "vm: the guest's shell prompt on the terminal" until_pane "${GUEST_TIMEOUT:-300}" -x 'guest:/#'
+  "${tmux[@]}" send-keys -t vm 'setserial -g /dev/ttyS*' Enter
+  for i in 1 2; do
+    check "vm: setserial -g shows the card's ttyS$i as a 16550A" \
+      until_pane 30 -E "^/dev/ttyS$i, UART: 16550A, Port: 0x[0-9a-f]+, IRQ: [0-9]+\$"
+  done
+  "${tmux[@]}" send-keys -t vm 'microcom -s 115200 /dev/ttyS1' Enter
+  sleep 2
+  # Key by key, as typed. The terminal does not echo (microcom puts it in raw mode): the text can only come
+  # back through ttyS1, and alone on its line (on the shell's line it would follow the prompt).
+  for ((i = 0; i < ${#vm_text}; i++)); do "${tmux[@]}" send-keys -t vm -l "${vm_text:i:1}"; sleep 0.05; done
+  check "vm: '$vm_text' typed in microcom on ttyS1 came back through the card" until_pane 30 -x "$vm_text"
+  "${tmux[@]}" send-keys -t vm C-x
+  sleep 1
+  "${tmux[@]}" send-keys -t vm 'poweroff' Enter
+  check "vm: poweroff ends umdev vm with exit status 0" until_pane 60 -x 'umdev-vm-exit=0'
+  if [ "$failed" -gt "$failed0" ]; then echo "--- the terminal ---"; pane | tail -40; fi
+  "${tmux[@]}" kill-server 2>/dev/null || true
+  check "vm: remove through $parent/$uuid/remove" write_attr "$parent/$uuid/remove" 1
+}
+vm_text=typed-through-the-card
+
 boot mtty-2 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001 2
 boot mtty-1 83b8f4f2-509f-382f-3c1e-e6bfe0fa1002 1
+vm 83b8f4f2-509f-382f-3c1e-e6bfe0fa1003
 finish

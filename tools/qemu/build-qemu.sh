@@ -1,6 +1,6 @@
 #!/bin/bash
 # build-qemu.sh - build qemu-system-x86_64 (>= 10.1, with the vfio-user-pci client) from Debian's own
-# `qemu` source package (suite sid), following ../shared/tools/guest/README.md. Idempotent: re-running
+# `qemu` source package (suite sid), as docs/guest.md describes. Idempotent: re-running
 # skips finished steps. Prints the path of the built qemu-system-x86_64 on stdout (everything else: stderr).
 # Builds only that binary and the x86 option ROMs it loads, not QEMU's tests (1613 of 2556 ninja steps).
 #

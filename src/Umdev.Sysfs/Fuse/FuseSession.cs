@@ -79,7 +79,7 @@ internal sealed class FuseSession : IDisposable
         }
         catch (Exception e)
         {
-            _logger.LogError(e, "FUSE request loop failed");
+            _logger.LogError(SysfsLogEvents.RequestLoopFailed, e, "FUSE request loop failed");
         }
         lock (_lock)
         {
@@ -92,7 +92,7 @@ internal sealed class FuseSession : IDisposable
     {
         if (!FuseRequest.TryParse(read, out var request))
         {
-            _logger.LogError("malformed FUSE request of {Length} bytes", read.Length);
+            _logger.LogError(SysfsLogEvents.MalformedRequest, "malformed FUSE request of {Length} bytes", read.Length);
             return;
         }
         if (!_fs.Handle(request, reply)) return;
@@ -102,7 +102,7 @@ internal sealed class FuseSession : IDisposable
         }
         catch (ErrnoException e)
         {
-            _logger.LogError("FUSE reply to {Opcode} refused: {Error}", request.Opcode, e.Message);
+            _logger.LogError(SysfsLogEvents.ReplyRefused, "FUSE reply to {Opcode} refused: {Error}", request.Opcode, e.Message);
         }
     }
 

@@ -47,7 +47,7 @@ internal sealed class SysfsFileSystem
         }
         catch (Exception e)
         {
-            _logger.LogError(e, "FUSE {Opcode} failed", request.Opcode);
+            _logger.LogError(SysfsLogEvents.RequestFailed, e, "FUSE {Opcode} failed", request.Opcode);
             reply.Error(request.Unique, (int)Errno.EIO);
             return true;
         }
@@ -123,7 +123,7 @@ internal sealed class SysfsFileSystem
         if (parent.Lookup(name) is not { } entry) return (int)Errno.ENOENT; // an error reply is never cached
         if (!_inodes.Remember(entry.Path, out ulong id))
         {
-            _logger.LogError("node id collision for {Path}", entry.Path);
+            _logger.LogError(SysfsLogEvents.NodeIdCollision, "node id collision for {Path}", entry.Path);
             return (int)Errno.EIO;
         }
         reply.Begin(r.Unique);

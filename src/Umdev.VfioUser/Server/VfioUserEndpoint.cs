@@ -123,6 +123,6 @@ public sealed partial class VfioUserEndpoint : IDisposable
         catch (IOException) { }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "vfio-user {Device}: second client refused (one client per device)")]
+    [LoggerMessage(EventId = VfioUserLogEvents.SecondClientRefused, Level = LogLevel.Warning, Message = "vfio-user {Device}: second client refused (one client per device)")]
     private partial void LogRefused(string device);
 }

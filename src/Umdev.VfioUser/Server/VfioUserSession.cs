@@ -306,12 +306,12 @@ public sealed partial class VfioUserSession : IDisposable
 
     public void Dispose() => Close();
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "vfio-user client of {Device} closed: {Reason}")]
+    [LoggerMessage(EventId = VfioUserLogEvents.ClientClosed, Level = LogLevel.Information, Message = "vfio-user client of {Device} closed: {Reason}")]
     private partial void LogClosedCore(string device, string reason);
 
     private void LogClosed(string reason) => LogClosedCore(_device.Name, reason);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "vfio-user {Device}: driver failed on command {Command}")]
+    [LoggerMessage(EventId = VfioUserLogEvents.DriverFailed, Level = LogLevel.Error, Message = "vfio-user {Device}: driver failed on command {Command}")]
     private partial void LogDriverFaultCore(string device, ushort command, Exception e);
 
     private void LogDriverFault(ushort command, Exception e) => LogDriverFaultCore(_device.Name, command, e);
