@@ -52,24 +52,36 @@ internal sealed partial class MttyDevice : IVfioDeviceOps
     private List<VfioRegion> DeclareRegions()
     {
         const VfioRegionFlags rw = VfioRegionFlags.Read | VfioRegionFlags.Write;
-        var regions = new List<VfioRegion>();
+        var regions = new List<VfioRegion>((int)VfioPci.NumRegions);
         for (uint index = 0; index < VfioPci.NumRegions; index++)
         {
             if (index < NumPorts)
-            {
-                var port = _ports[index];
-                regions.Add(new VfioEmulatedRegion(index, MttyConfigSpace.BarSize, (o, d) => ReadPort(port, o, d), (o, d) => WritePort(port, o, d)));
-            }
+                regions.Add(new PortRegion(index, this, _ports[index]));
             else if (index == VfioPci.ConfigRegionIndex)
-            {
-                regions.Add(new VfioEmulatedRegion(index, MttyConfigSpace.Size, ReadConfig, WriteConfig));
-            }
+                regions.Add(new ConfigRegion(this));
             else
             {
                 regions.Add(VfioRegion.Empty(index, rw));
             }
         }
         return regions;
+    }
+
+    /// <summary>A port's 8 registers (BAR0, BAR1): one object per region, no handler delegates.</summary>
+    private sealed class PortRegion(uint index, MttyDevice card, MttyUartPort port)
+        : VfioRegion(index, MttyConfigSpace.BarSize, VfioRegionFlags.Read | VfioRegionFlags.Write)
+    {
+        protected override void Read(ulong offset, Span<byte> data) => card.ReadPort(port, offset, data);
+
+        protected override void Write(ulong offset, ReadOnlySpan<byte> data) => card.WritePort(port, offset, data);
+    }
+
+    private sealed class ConfigRegion(MttyDevice card)
+        : VfioRegion(VfioPci.ConfigRegionIndex, MttyConfigSpace.Size, VfioRegionFlags.Read | VfioRegionFlags.Write)
+    {
+        protected override void Read(ulong offset, Span<byte> data) => card.ReadConfig(offset, data);
+
+        protected override void Write(ulong offset, ReadOnlySpan<byte> data) => card.WriteConfig(offset, data);
     }
 
     /// <summary>Config reads copy every byte; writes are split as the sample splits them (in <see cref="MttyConfigSpace"/>).</summary>

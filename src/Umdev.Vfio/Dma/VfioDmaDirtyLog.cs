@@ -13,8 +13,9 @@ namespace Umdev.Vfio;
 public sealed class VfioDmaDirtyLog
 {
     private readonly Lock _lock = new();
-    private readonly HashSet<VfioDmaPin> _writePins = [];
-    private readonly Dictionary<ulong, ulong> _words = [];   // page number / 64 → one bit per page
+    // Made on first use: every migratable device has a log, few ever run one.
+    private HashSet<VfioDmaPin>? _writePins;
+    private Dictionary<ulong, ulong>? _words;   // page number / 64 → one bit per page
     private (ulong First, ulong Last)[] _ranges = [];
     private int _pageShift;
     private volatile bool _active;
@@ -28,7 +29,7 @@ public sealed class VfioDmaDirtyLog
         {
             _pageShift = BitOperations.TrailingZeroCount(pageSize);
             _ranges = sortedRanges;
-            _words.Clear();
+            _words?.Clear();
             _active = true;
         }
         return pageSize;
@@ -39,7 +40,7 @@ public sealed class VfioDmaDirtyLog
         lock (_lock)
         {
             _active = false;
-            _words.Clear();
+            _words?.Clear();
             _ranges = [];
         }
     }
@@ -63,7 +64,7 @@ public sealed class VfioDmaDirtyLog
             if (from > to) continue;
             for (ulong page = from >> _pageShift; ; page++)
             {
-                ref ulong word = ref CollectionsMarshal.GetValueRefOrAddDefault(_words, page >> 6, out _);
+                ref ulong word = ref CollectionsMarshal.GetValueRefOrAddDefault(_words ??= [], page >> 6, out _);
                 word |= 1ul << (int)(page & 63);
                 if (page == to >> _pageShift) break;
             }
@@ -72,14 +73,14 @@ public sealed class VfioDmaDirtyLog
 
     internal void AddWritePin(VfioDmaPin pin)
     {
-        lock (_lock) _writePins.Add(pin);
+        lock (_lock) (_writePins ??= []).Add(pin);
         Record(pin.Iova, (ulong)pin.Length);
     }
 
     internal void RemoveWritePin(VfioDmaPin pin)
     {
         Record(pin.Iova, (ulong)pin.Length);
-        lock (_lock) _writePins.Remove(pin);
+        lock (_lock) _writePins?.Remove(pin);
     }
 
     /// <summary>
@@ -93,13 +94,13 @@ public sealed class VfioDmaDirtyLog
         lock (_lock)
         {
             if (!_active) return;
-            foreach (var pin in _writePins) RecordLocked(pin.Iova, (ulong)pin.Length);
+            foreach (var pin in _writePins ?? []) RecordLocked(pin.Iova, (ulong)pin.Length);
             ulong last = iova + (length - 1);
             int reportShift = BitOperations.TrailingZeroCount(pageSize);
             List<ulong>? emptied = null;
-            foreach (var key in _words.Keys.ToArray())
+            foreach (var key in _words?.Keys.ToArray() ?? [])
             {
-                ulong word = _words[key];
+                ulong word = _words![key];
                 for (ulong bits = word; bits != 0; bits &= bits - 1)
                 {
                     ulong page = (key << 6) | (uint)BitOperations.TrailingZeroCount(bits);
@@ -111,9 +112,9 @@ public sealed class VfioDmaDirtyLog
                     if (from == first && to == pageLast) word &= ~(1ul << (int)(page & 63));
                 }
                 if (word == 0) (emptied ??= []).Add(key);
-                else _words[key] = word;
+                else _words![key] = word;
             }
-            if (emptied is not null) foreach (var key in emptied) _words.Remove(key);
+            if (emptied is not null) foreach (var key in emptied) _words!.Remove(key);
         }
     }
 }

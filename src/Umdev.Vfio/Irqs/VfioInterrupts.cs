@@ -23,7 +23,7 @@ public sealed class VfioInterrupts
     {
         Spec = spec;
         _vectors = new EventFdReference?[VfioPci.NumIrqs][];
-        for (uint i = 0; i < VfioPci.NumIrqs; i++) _vectors[i] = new EventFdReference?[spec.VectorsOf(i)];
+        for (uint i = 0; i < VfioPci.NumIrqs; i++) _vectors[i] = spec.VectorsOf(i) == 0 ? [] : new EventFdReference?[spec.VectorsOf(i)];
     }
 
     public VfioInterruptSpec Spec { get; }

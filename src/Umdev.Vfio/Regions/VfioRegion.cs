@@ -3,11 +3,13 @@ namespace Umdev.Vfio;
 /// <summary>
 /// One region a driver declares: its index, size, flags and how it is reached. The model checks every
 /// access against <see cref="Size"/> (EINVAL outside it) before the region's code runs, so the offsets a
-/// region sees are always inside it.
+/// region sees are always inside it. Use <see cref="VfioEmulatedRegion"/>, <see cref="VfioMemoryRegion"/>
+/// or <see cref="Empty"/>; a driver may also derive its own emulated region (one object instead of two
+/// handler delegates, which counts when a daemon holds thousands of devices).
 /// </summary>
 public abstract class VfioRegion
 {
-    private protected VfioRegion(uint index, ulong size, VfioRegionFlags flags)
+    protected VfioRegion(uint index, ulong size, VfioRegionFlags flags)
     {
         if (index > VfioPci.MaxRegionIndex) throw new ArgumentOutOfRangeException(nameof(index));
         if (size > VfioPci.OffsetMask + 1) throw new ArgumentOutOfRangeException(nameof(size), "a region is at most 2^40 bytes");
@@ -50,7 +52,16 @@ public abstract class VfioRegion
     /// A region that exists with no bytes (an unimplemented BAR): reported with <paramref name="flags"/>
     /// and size 0, so every access to it is refused.
     /// </summary>
-    public static VfioRegion Empty(uint index, VfioRegionFlags flags = VfioRegionFlags.None) => new EmptyRegion(index, flags);
+    public static VfioRegion Empty(uint index, VfioRegionFlags flags = VfioRegionFlags.None) =>
+        index < VfioPci.NumRegions && flags == VfioRegionFlags.None ? EmptyNone[index]
+        : index < VfioPci.NumRegions && flags == ReadWrite ? EmptyReadWrite[index]
+        : new EmptyRegion(index, flags);
+
+    private const VfioRegionFlags ReadWrite = VfioRegionFlags.Read | VfioRegionFlags.Write;
+
+    // An empty region holds nothing, so the common ones are shared by every device.
+    private static readonly VfioRegion[] EmptyNone = [.. Enumerable.Range(0, (int)VfioPci.NumRegions).Select(i => new EmptyRegion((uint)i, VfioRegionFlags.None))];
+    private static readonly VfioRegion[] EmptyReadWrite = [.. Enumerable.Range(0, (int)VfioPci.NumRegions).Select(i => new EmptyRegion((uint)i, ReadWrite))];
 
     private sealed class EmptyRegion(uint index, VfioRegionFlags flags) : VfioRegion(index, 0, flags)
     {
