@@ -63,4 +63,22 @@ public class MappedRegionTests
         c.ReadRegion(0, 0, back);
         Assert.Equal(new byte[] { 1, 2, 3, 4, 5, 6, 7, 8 }, back); // the refused write changed nothing
     }
+
+    [Fact]
+    public void A_tracked_region_finds_the_pages_a_client_changed_through_its_mapping_or_by_region_writes()
+    {
+        using var f = new ServerFixture();
+        using var c = VfioUserClient.Connect(f.SocketPath());
+        using var mapped = c.MapRegion(4, 4096, 4096);
+        var tracker = f.Ops().Bar4.StartTracking();
+        var page = new byte[tracker.PageSize];
+        while (tracker.NextPending() is var p and >= 0) tracker.Take(p, page); // the first pass sends everything
+        Assert.Equal(0, tracker.Scan());
+        mapped.Span(5, 1)[0] ^= 0xFF;                   // page 1, through the mapping: seen by a scan
+        Assert.Equal(1, tracker.Scan());
+        Assert.Equal(1, tracker.NextPending());
+        tracker.Take(1, page);
+        c.WriteRegion(4, 10, new byte[] { 1 });         // page 0, as a region write: marked at once
+        Assert.Equal(0, tracker.NextPending());
+    }
 }

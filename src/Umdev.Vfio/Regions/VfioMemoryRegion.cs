@@ -1,4 +1,5 @@
 using Umdev.Interop;
+using Umdev.Vfio.Migration;
 
 namespace Umdev.Vfio;
 
@@ -8,10 +9,11 @@ namespace Umdev.Vfio;
 /// accesses need no message. Accesses that do come as reads and writes are served from the same memory.
 /// Only the <see cref="SparseAreas"/> may be mapped when any are given; the rest stays emulated.
 /// </summary>
-public sealed class VfioMemoryRegion : VfioRegion
+public sealed class VfioMemoryRegion : VfioRegion, IVfioTrackedMemory
 {
     private readonly FileDescriptorHandle _memfd;
     private readonly MemoryMapping _mapping;
+    private VfioPageDirtyTracker? _tracker;
 
     /// <param name="sparseAreas">The mappable parts, in-region (null: the whole region).</param>
     public VfioMemoryRegion(uint index, ulong size, IReadOnlyList<VfioSparseMmapArea>? sparseAreas = null,
@@ -51,6 +53,22 @@ public sealed class VfioMemoryRegion : VfioRegion
     /// </summary>
     public Span<byte> Span(ulong offset, int length) => _mapping.Span(offset, length);
 
+    ReadOnlySpan<byte> IVfioTrackedMemory.GetSpan(ulong offset, int length) => Span(offset, length);
+
+    /// <summary>
+    /// Starts tracking which pages change, for a driver's PRE_COPY iterations: writes a VMM makes through
+    /// its mapping are found by <see cref="VfioPageDirtyTracker.Scan"/>, writes that come as region writes
+    /// are marked as they happen.
+    /// </summary>
+    public VfioPageDirtyTracker StartTracking(int pageSize = 4096)
+    {
+        var tracker = new VfioPageDirtyTracker(this, pageSize);
+        Volatile.Write(ref _tracker, tracker);
+        return tracker;
+    }
+
+    public void StopTracking() => Volatile.Write(ref _tracker, null);
+
     // A reference on the mapping for the copy, so a removal racing an access cannot unmap under it.
     protected internal override void Read(ulong offset, Span<byte> data)
     {
@@ -66,6 +84,7 @@ public sealed class VfioMemoryRegion : VfioRegion
         _mapping.DangerousAddRef(ref added);
         try { data.CopyTo(Span(offset, data.Length)); }
         finally { if (added) _mapping.DangerousRelease(); }
+        Volatile.Read(ref _tracker)?.MarkDirty(offset, (ulong)data.Length);
     }
 
     protected internal override void Release()
