@@ -4,7 +4,7 @@ namespace Umdev.Vfio;
 
 /// <summary>
 /// The interrupts of one device: the eventfds a user attached with SET_IRQS and the driver's side
-/// (<see cref="Raise()"/>, <see cref="SetLevel"/>, <see cref="Trigger"/>). Drivers never parse SET_IRQS.
+/// (<see cref="Raise(uint)"/>, <see cref="SetLevel"/>, <see cref="Trigger"/>). Drivers never parse SET_IRQS.
 /// INTx, MSI and MSI-X exclude each other: one is enabled at a time, and switching needs a disable
 /// first. ERR and REQ are independent of them. Thread-safe; drivers may raise under their own locks.
 /// </summary>

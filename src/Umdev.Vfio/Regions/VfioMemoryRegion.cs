@@ -13,7 +13,11 @@ public sealed class VfioMemoryRegion : VfioRegion
     private readonly FileDescriptorHandle _memfd;
     private readonly MemoryMapping _mapping;
 
+    /// <param name="index">The region index (a BAR: 0-5).</param>
+    /// <param name="size">The region's size in bytes, also the memfd's; at least one byte.</param>
     /// <param name="sparseAreas">The mappable parts, in-region (null: the whole region).</param>
+    /// <param name="flags">Read/write flags reported by GET_REGION_INFO; the model adds <c>Mmap</c>.</param>
+    /// <param name="name">The memfd's name (what <c>/proc/PID/maps</c> shows).</param>
     public VfioMemoryRegion(uint index, ulong size, IReadOnlyList<VfioSparseMmapArea>? sparseAreas = null,
         VfioRegionFlags flags = VfioRegionFlags.Read | VfioRegionFlags.Write, string name = "umdev-region")
         : base(index, size, flags | VfioRegionFlags.Mmap)
