@@ -19,6 +19,7 @@ public sealed class VfioInterrupts
 
     private const uint NoMode = uint.MaxValue;
 
+    /// <summary>Interrupts as <paramref name="spec"/> declares them, none enabled.</summary>
     public VfioInterrupts(VfioInterruptSpec spec)
     {
         Spec = spec;
@@ -26,6 +27,7 @@ public sealed class VfioInterrupts
         for (uint i = 0; i < VfioPci.NumIrqs; i++) _vectors[i] = new EventFdReference?[spec.VectorsOf(i)];
     }
 
+    /// <summary>What the driver declared.</summary>
     public VfioInterruptSpec Spec { get; }
 
     /// <summary>The index of the enabled mode (INTx, MSI or MSI-X), or null.</summary>

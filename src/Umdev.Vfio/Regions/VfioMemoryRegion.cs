@@ -40,6 +40,7 @@ public sealed class VfioMemoryRegion : VfioRegion
         if (sparseAreas is not null) Capabilities = [new VfioSparseMmapCapability(sparseAreas)];
     }
 
+    /// <summary>The parts a VMM may map (null: the whole region).</summary>
     public IReadOnlyList<VfioSparseMmapArea>? SparseAreas { get; }
 
     /// <summary>The descriptor clients map; its offset 0 is the region's first byte.</summary>
@@ -56,6 +57,7 @@ public sealed class VfioMemoryRegion : VfioRegion
     public Span<byte> Span(ulong offset, int length) => _mapping.Span(offset, length);
 
     // A reference on the mapping for the copy, so a removal racing an access cannot unmap under it.
+    /// <inheritdoc/>
     protected internal override void Read(ulong offset, Span<byte> data)
     {
         bool added = false;
@@ -64,6 +66,7 @@ public sealed class VfioMemoryRegion : VfioRegion
         finally { if (added) _mapping.DangerousRelease(); }
     }
 
+    /// <inheritdoc/>
     protected internal override void Write(ulong offset, ReadOnlySpan<byte> data)
     {
         bool added = false;
@@ -72,6 +75,7 @@ public sealed class VfioMemoryRegion : VfioRegion
         finally { if (added) _mapping.DangerousRelease(); }
     }
 
+    /// <inheritdoc/>
     protected internal override void Release()
     {
         _mapping.Dispose();
