@@ -90,6 +90,25 @@ public sealed class GpioServedTests : IDisposable
     }
 
     [Fact]
+    public void IntxIsALevelHeldUntilTheStatusIsCleared()
+    {
+        var (_, gpio, c) = Serve();
+        using var _ = c;
+        using var intx = EventFd.Create(nonBlocking: true);
+        c.SetIrqs(new VfioIrqSet(VfioIrqSetFlags.DataEventFd | VfioIrqSetFlags.ActionTrigger, VfioPci.IntxIrqIndex, 0, 1, eventFds: new[] { intx }));
+        var unmask = new VfioIrqSet(VfioIrqSetFlags.DataNone | VfioIrqSetFlags.ActionUnmask, VfioPci.IntxIrqIndex, 0, 1);
+
+        Write32(c, 0, GpioDevice.IrqMask, 0b1);
+        gpio.SetInputs(0b1);
+        Assert.Equal(1ul, intx.Wait(5000));
+        c.SetIrqs(unmask);                                      // still pending: signalled again
+        Assert.Equal(1ul, intx.Wait(5000));
+        Write32(c, 0, GpioDevice.IrqStatus, 0b1);               // the guest handles it: line lowered
+        c.SetIrqs(unmask);
+        Assert.Equal(0ul, intx.Wait(100));
+    }
+
+    [Fact]
     public void OutputsReadBackWhatTheyDrive()
     {
         var (_, gpio, c) = Serve();
