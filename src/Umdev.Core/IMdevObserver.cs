@@ -1,5 +1,6 @@
 namespace Umdev.Core;
 
+/// <summary>Why a device is being removed, as <see cref="IMdevObserver.OnDeviceRemoving"/> is told.</summary>
 public enum MdevRemoveReason
 {
     /// <summary>A write to the device's <c>remove</c> file.</summary>
@@ -37,7 +38,9 @@ public interface IMdevObserver
     /// <summary>The device is gone and everything it held is released.</summary>
     void OnDeviceRemoved(MdevDevice mdev) { }
 
+    /// <summary>A parent and its types were registered; its devices can now be created.</summary>
     void OnParentRegistered(MdevParent parent) { }
 
+    /// <summary>A parent is gone, after every device of it was removed.</summary>
     void OnParentUnregistered(MdevParent parent) { }
 }

@@ -7,6 +7,7 @@ public sealed class IommuGroupAllocator
     private readonly Lock _lock = new();
     private int _next;
 
+    /// <summary>Takes the lowest free group number.</summary>
     public int Allocate()
     {
         lock (_lock)
@@ -21,6 +22,7 @@ public sealed class IommuGroupAllocator
         }
     }
 
+    /// <summary>Gives <paramref name="group"/> back for reuse.</summary>
     public void Release(int group)
     {
         lock (_lock)

@@ -17,23 +17,29 @@ public sealed class MdevCore
     private ImmutableArray<MdevDriver> _drivers = [];
     private ImmutableArray<IMdevObserver> _observers = [];
 
+    /// <summary>The IOMMU group numbers of the devices (one group per device).</summary>
     public IommuGroupAllocator IommuGroups { get; } = new();
 
+    /// <summary>The registered parents, in registration order.</summary>
     public IReadOnlyList<MdevParent> Parents => _parents;
+    /// <summary>The drivers on the mdev bus.</summary>
     public IReadOnlyList<MdevDriver> Drivers => _drivers;
 
     /// <summary>Every active device, sorted by name.</summary>
     public IReadOnlyList<MdevDevice> Devices =>
         _devices.Values.Where(d => d.State == MdevDeviceState.Active).OrderBy(d => d.Name, StringComparer.Ordinal).ToArray();
 
+    /// <summary>Adds a layer to be told of parents and devices (<see cref="IMdevObserver"/>).</summary>
     public void AddObserver(IMdevObserver observer) => ImmutableInterlocked.Update(ref _observers, o => o.Add(observer));
 
+    /// <summary>Stops telling <paramref name="observer"/>.</summary>
     public void RemoveObserver(IMdevObserver observer) => ImmutableInterlocked.Update(ref _observers, o => o.Remove(observer));
 
     /// <summary>Registers a driver on the mdev bus (idempotent).</summary>
     public void RegisterDriver(MdevDriver driver) =>
         ImmutableInterlocked.Update(ref _drivers, d => d.Contains(driver) ? d : d.Add(driver));
 
+    /// <summary>Removes a driver from the bus; EBUSY while a parent still uses it.</summary>
     public void UnregisterDriver(MdevDriver driver)
     {
         if (_parents.Any(p => p.Driver == driver))
@@ -79,11 +85,14 @@ public sealed class MdevCore
         foreach (var o in _observers) o.OnParentUnregistered(parent);
     }
 
+    /// <summary>The parent named <paramref name="name"/>, or null.</summary>
     public MdevParent? FindParent(string name) => _parents.FirstOrDefault(p => p.Name == name);
 
+    /// <summary>The active device with <paramref name="uuid"/>, or null.</summary>
     public MdevDevice? FindDevice(Guid uuid) =>
         _devices.TryGetValue(uuid, out var d) && d.State == MdevDeviceState.Active ? d : null;
 
+    /// <summary>The active device named <paramref name="name"/> (its canonical UUID), or null.</summary>
     public MdevDevice? FindDevice(string name) => MdevUuid.TryParse(name, out var uuid) ? FindDevice(uuid) : null;
 
     internal IReadOnlyList<MdevDevice> DevicesOf(MdevType type) =>

@@ -2,11 +2,16 @@ using System.Collections.Immutable;
 
 namespace Umdev.Core;
 
+/// <summary>Where a device is in its life: only <see cref="Active"/> devices are visible and usable.</summary>
 public enum MdevDeviceState
 {
+    /// <summary>Being probed by its driver; not yet visible.</summary>
     Creating,
+    /// <summary>Bound and visible.</summary>
     Active,
+    /// <summary>Removal under way; observers are being asked.</summary>
     Removing,
+    /// <summary>Gone; the object is kept only by those still referring to it.</summary>
     Removed,
 }
 
@@ -24,18 +29,23 @@ public sealed class MdevDevice
         IommuGroup = iommuGroup;
     }
 
+    /// <summary>The UUID given at creation.</summary>
     public Guid Uuid { get; }
 
     /// <summary>The device name: the lowercase canonical UUID.</summary>
     public string Name { get; }
 
+    /// <summary>The type it was created as.</summary>
     public MdevType Type { get; }
+    /// <summary>The parent of its type.</summary>
     public MdevParent Parent => Type.Parent;
+    /// <summary>The driver it is bound to (its parent's).</summary>
     public MdevDriver Driver => Parent.Driver;
 
     /// <summary>The device's own IOMMU group number.</summary>
     public int IommuGroup { get; }
 
+    /// <summary>Its life-cycle state, read without a lock.</summary>
     public MdevDeviceState State => (MdevDeviceState)Volatile.Read(ref _state);
 
     /// <summary>What the bound driver attached (e.g. its VFIO device); set during probe.</summary>
@@ -51,6 +61,7 @@ public sealed class MdevDevice
     public void AddAttributeGroup(MdevAttributeGroup group) =>
         ImmutableInterlocked.Update(ref _extraGroups, g => g.Add(group));
 
+    /// <summary>Removes a group added by <see cref="AddAttributeGroup"/>.</summary>
     public void RemoveAttributeGroup(MdevAttributeGroup group) =>
         ImmutableInterlocked.Update(ref _extraGroups, g => g.Remove(group));
 
@@ -59,5 +70,6 @@ public sealed class MdevDevice
 
     internal void SetState(MdevDeviceState state) => Volatile.Write(ref _state, (int)state);
 
+    /// <summary>The device name.</summary>
     public override string ToString() => Name;
 }

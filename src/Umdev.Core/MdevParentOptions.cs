@@ -18,6 +18,7 @@ public sealed class MdevParentOptions
         _values = values;
     }
 
+    /// <summary>The plug-in (parent) the options are for.</summary>
     public string Parent => _plugin.Name;
 
     /// <summary>The plug-in's defaults only.</summary>
@@ -52,11 +53,13 @@ public sealed class MdevParentOptions
     public string GetString(string key) => _values.TryGetValue(Spec(key).Key, out var v) ? v : Spec(key).Default;
 
     /// <summary>A decimal integer within the option's range.</summary>
+    /// <summary>An integer within the option's range.</summary>
     public int GetInt(string key) => (int)Check(Spec(key), GetString(key), MdevParentOptionKind.Int);
 
     /// <summary>A size in bytes (digits with an optional K, M or G) within the option's range.</summary>
     public long GetSize(string key) => Check(Spec(key), GetString(key), MdevParentOptionKind.Size);
 
+    /// <summary>A boolean: true/false, yes/no, on/off or 1/0.</summary>
     public bool GetBool(string key) => Check(Spec(key), GetString(key), MdevParentOptionKind.Bool) != 0;
 
     /// <summary>Parses <paramref name="text"/> as <paramref name="kind"/> (default: the declared kind) and checks the range.</summary>

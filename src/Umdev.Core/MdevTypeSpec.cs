@@ -11,6 +11,7 @@ public sealed record MdevTypeSpec(string SysfsName, string? PrettyName, string D
 /// <param name="DevicePath">Path of its device directory below <c>/sys</c>, e.g. <c>devices/virtual/mtty/mtty</c>.</param>
 /// <param name="DriverString">The parent's driver/bus/class string that prefixes type ids.</param>
 /// <param name="ClassName">The class the parent device belongs to (for <c>/sys/class/&lt;class&gt;</c>), if any.</param>
+/// <param name="Types">The types the parent supports, in the order <c>mdev_supported_types</c> lists them.</param>
 public sealed record MdevParentSpec(
     string Name,
     string DevicePath,

@@ -5,6 +5,7 @@ namespace Umdev.Core;
 /// <summary>UUID text rules of the kernel's <c>create</c> attribute (lib/uuid.c <c>uuid_is_valid</c>).</summary>
 public static class MdevUuid
 {
+    /// <summary>Characters of a UUID in its canonical text form.</summary>
     public const int TextLength = 36;
 
     /// <summary>
@@ -42,6 +43,7 @@ public static class MdevUuid
         return Guid.TryParseExact(chars, "D", out uuid);
     }
 
+    /// <summary>Parses a device name: a canonical 36-character UUID of ASCII hex digits.</summary>
     public static bool TryParse(string text, out Guid uuid)
     {
         if (text.Length != TextLength || text.Any(c => c > 0x7f)) { uuid = Guid.Empty; return false; }

@@ -8,12 +8,14 @@ namespace Umdev.Interop;
 /// </summary>
 public class ErrnoException : Exception
 {
+    /// <summary>A failure with <paramref name="errno"/>; <paramref name="message"/> defaults to <see cref="Describe"/>.</summary>
     public ErrnoException(Errno errno, string? message = null, Exception? inner = null)
         : base(message ?? Describe(errno), inner)
     {
         Errno = errno;
     }
 
+    /// <summary>The errno a kernel would return for this failure.</summary>
     public Errno Errno { get; }
 
     /// <summary>The C library's text for an errno ("No space left on device").</summary>

@@ -11,6 +11,7 @@ public sealed class EventFd : FileDescriptorHandle
 {
     private EventFd(int fd, bool owns) : base(fd, owns) { }
 
+    /// <summary>A new eventfd (close-on-exec) with counter 0.</summary>
     public static EventFd Create(bool nonBlocking = false)
     {
         int fd = Libc.EventFd(0, Libc.EFD_CLOEXEC | (nonBlocking ? Libc.EFD_NONBLOCK : 0));

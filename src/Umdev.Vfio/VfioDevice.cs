@@ -34,6 +34,7 @@ public sealed partial class VfioDevice
 
     /// <summary>The device's name (an mdev's UUID).</summary>
     public string Name { get; }
+    /// <summary>The driver's side of the device.</summary>
     public IVfioDeviceOps Ops { get; }
 
     /// <summary>The regions and interrupts the driver declared.</summary>
@@ -48,6 +49,7 @@ public sealed partial class VfioDevice
     /// <summary>The log DMA_LOGGING_* keeps of the device's writes into client memory; null without migration.</summary>
     public VfioDmaDirtyLog? DirtyLog { get; }
 
+    /// <summary>How many opens are outstanding (in-process files and vfio-user sessions).</summary>
     public int OpenCount
     {
         get { lock (_openLock) return _openCount; }

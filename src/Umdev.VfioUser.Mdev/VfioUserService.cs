@@ -10,11 +10,13 @@ namespace Umdev.VfioUser;
 /// <summary>Settings of <see cref="VfioUserService"/>.</summary>
 public sealed record VfioUserServiceOptions
 {
+    /// <summary>Where <c>umdev serve</c> puts the sockets unless told otherwise.</summary>
     public const string DefaultSocketDirectory = "/run/umdev/vfio-user";
 
     /// <summary>How long a user <c>remove</c> waits for a connected client to leave before failing with EBUSY.</summary>
     public TimeSpan RemoveTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Settings of each device's server (message sizes, timeouts).</summary>
     public VfioUserServerOptions Server { get; init; } = new();
 }
 
@@ -26,7 +28,9 @@ public sealed record VfioUserServiceOptions
 /// </summary>
 public sealed partial class VfioUserService : IMdevObserver, IDisposable
 {
+    /// <summary>The sysfs sub-directory of each served device that holds <see cref="SocketAttributeName"/>.</summary>
     public const string AttributeGroupName = "vfio-user";
+    /// <summary>The attribute showing the device's socket path.</summary>
     public const string SocketAttributeName = "socket";
 
     private readonly MdevCore _core;
@@ -36,6 +40,7 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
     private readonly Lock _addLock = new();
     private bool _disposed;
 
+    /// <summary>Serves the devices of <paramref name="core"/> on sockets in <paramref name="socketDirectory"/> (created mode 0700 if missing), logging to <paramref name="loggerFactory"/>.</summary>
     public VfioUserService(MdevCore core, string socketDirectory, ILoggerFactory loggerFactory, VfioUserServiceOptions? options = null)
     {
         _core = core;
@@ -50,6 +55,7 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
         foreach (var mdev in core.Devices) OnDeviceAdded(mdev);
     }
 
+    /// <summary>The absolute socket directory.</summary>
     public string SocketDirectory { get; }
 
     /// <summary>The socket path of a device: <c>&lt;dir&gt;/&lt;uuid&gt;.sock</c>.</summary>
@@ -59,6 +65,7 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
     /// <summary>The endpoint serving a device, if any (tests and diagnostics).</summary>
     public VfioUserEndpoint? FindEndpoint(Guid uuid) => _endpoints.TryGetValue(uuid, out var e) ? e.Endpoint : null;
 
+    /// <summary>Starts serving a new device whose driver attached a <see cref="VfioDevice"/>; other devices are ignored.</summary>
     public void OnDeviceAdded(MdevDevice mdev)
     {
         // The constructor's walk over existing devices can race the core's call for a new one: only one may
@@ -95,6 +102,7 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
     /// </summary>
     public void OnDeviceRemoveCancelled(MdevDevice mdev) { }
 
+    /// <summary>Stops serving the device and deletes its socket.</summary>
     public void OnDeviceRemoved(MdevDevice mdev)
     {
         if (!_endpoints.TryRemove(mdev.Uuid, out var e)) return;
@@ -102,6 +110,7 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
         e.Endpoint.Dispose();
     }
 
+    /// <summary>Stops serving every device and stops following the core.</summary>
     public void Dispose()
     {
         if (_disposed) return;

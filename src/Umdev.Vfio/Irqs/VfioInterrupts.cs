@@ -4,7 +4,7 @@ namespace Umdev.Vfio;
 
 /// <summary>
 /// The interrupts of one device: the eventfds a user attached with SET_IRQS and the driver's side
-/// (<see cref="Raise()"/>, <see cref="SetLevel"/>, <see cref="Trigger"/>). Drivers never parse SET_IRQS.
+/// (<see cref="Raise(uint)"/>, <see cref="SetLevel"/>, <see cref="Trigger"/>). Drivers never parse SET_IRQS.
 /// INTx, MSI and MSI-X exclude each other: one is enabled at a time, and switching needs a disable
 /// first. ERR and REQ are independent of them. Thread-safe; drivers may raise under their own locks.
 /// </summary>
@@ -19,6 +19,7 @@ public sealed class VfioInterrupts
 
     private const uint NoMode = uint.MaxValue;
 
+    /// <summary>Interrupts as <paramref name="spec"/> declares them, none enabled.</summary>
     public VfioInterrupts(VfioInterruptSpec spec)
     {
         Spec = spec;
@@ -26,6 +27,7 @@ public sealed class VfioInterrupts
         for (uint i = 0; i < VfioPci.NumIrqs; i++) _vectors[i] = spec.VectorsOf(i) == 0 ? [] : new EventFdReference?[spec.VectorsOf(i)];
     }
 
+    /// <summary>What the driver declared.</summary>
     public VfioInterruptSpec Spec { get; }
 
     /// <summary>The index of the enabled mode (INTx, MSI or MSI-X), or null.</summary>

@@ -39,6 +39,7 @@ public interface IVfioMigrationDriver
 /// <summary>One arc of a transition, as the model hands it to the driver.</summary>
 public readonly ref struct VfioMigrationArc
 {
+    /// <summary>An arc from <paramref name="from"/> to <paramref name="to"/>, with the saving session's <paramref name="source"/> if one is open.</summary>
     public VfioMigrationArc(VfioMigrationState from, VfioMigrationState to, IVfioMigrationSource? source)
     {
         From = from;
@@ -46,7 +47,9 @@ public readonly ref struct VfioMigrationArc
         Source = source;
     }
 
+    /// <summary>The state the device is in.</summary>
     public VfioMigrationState From { get; }
+    /// <summary>The state the arc leads to (one step of the kernel's state table).</summary>
     public VfioMigrationState To { get; }
 
     /// <summary>The producer of the current saving session, for arcs inside or out of it; else null.</summary>
@@ -62,6 +65,7 @@ public interface IVfioDmaLoggingDriver
     /// <summary>Starts logging; returns the page size used.</summary>
     ulong StartDmaLogging(ulong pageSize, ReadOnlySpan<VfioDmaLoggingRange> ranges);
 
+    /// <summary>Stops logging and forgets the log.</summary>
     void StopDmaLogging();
 
     /// <summary>Sets the bits of pages written in [iova, iova + length) and clears the log.</summary>

@@ -6,6 +6,7 @@ namespace Umdev.Vfio.Migration;
 /// </summary>
 public interface IVfioTrackedMemory
 {
+    /// <summary>Bytes of the memory.</summary>
     ulong Size { get; }
 
     /// <summary>The bytes at [offset, offset + length), valid until the memory is released.</summary>
@@ -18,6 +19,7 @@ public sealed unsafe class VfioTrackedMemory : IVfioTrackedMemory
     private readonly Memory<byte> _managed;
     private readonly byte* _pointer;
 
+    /// <summary>Managed memory, e.g. a driver's array.</summary>
     public VfioTrackedMemory(Memory<byte> memory)
     {
         _managed = memory;
@@ -31,8 +33,10 @@ public sealed unsafe class VfioTrackedMemory : IVfioTrackedMemory
         Size = size;
     }
 
+    /// <inheritdoc/>
     public ulong Size { get; }
 
+    /// <inheritdoc/>
     public ReadOnlySpan<byte> GetSpan(ulong offset, int length)
     {
         if (offset > Size || (ulong)length > Size - offset) throw new ArgumentOutOfRangeException(nameof(offset));

@@ -30,10 +30,13 @@ public sealed class VfioMigration
         _driver = driver;
     }
 
+    /// <summary>The driver's migration capabilities.</summary>
     public VfioMigrationFlags Flags => _driver.MigrationFlags;
 
+    /// <summary>The device's migration state.</summary>
     public S State => _state;
 
+    /// <summary>MIG_DATA_SIZE, asked of the driver.</summary>
     public ulong StopCopySize => _driver.GetStopCopySize();
 
     /// <summary>
@@ -195,6 +198,7 @@ public sealed class VfioMigration
         return _driver is IVfioDmaLoggingDriver logging ? logging.StartDmaLogging(pageSize, ranges) : _dirtyLog.Start(pageSize, sorted);
     }
 
+    /// <summary>DMA_LOGGING_STOP.</summary>
     public void StopDmaLogging()
     {
         if (_driver is IVfioDmaLoggingDriver logging) logging.StopDmaLogging();

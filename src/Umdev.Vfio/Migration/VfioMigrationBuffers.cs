@@ -21,6 +21,7 @@ public sealed class VfioMigrationBufferSource(int capacity = 64) : IVfioMigratio
         _filled += data.Length;
     }
 
+    /// <inheritdoc/>
     public int Produce(Span<byte> destination)
     {
         int n = Math.Min(_filled - _read, destination.Length);
@@ -29,6 +30,7 @@ public sealed class VfioMigrationBufferSource(int capacity = 64) : IVfioMigratio
         return n;
     }
 
+    /// <inheritdoc/>
     public VfioPrecopyInfo GetPrecopyInfo() => new((ulong)(_filled - _read), 0);
 }
 
@@ -42,6 +44,7 @@ public abstract class VfioMigrationBufferSink(int capacity) : IVfioMigrationSink
     private readonly byte[] _buffer = new byte[capacity];
     private int _filled;
 
+    /// <inheritdoc/>
     public void Consume(ReadOnlySpan<byte> data)
     {
         if (data.Length > _buffer.Length - _filled) ThrowHelper.Throw(Errno.ENOMEM, "more data than the device state");
@@ -51,6 +54,7 @@ public abstract class VfioMigrationBufferSink(int capacity) : IVfioMigrationSink
         OnWrite(_buffer.AsSpan(0, _filled), before);
     }
 
+    /// <inheritdoc/>
     public void Complete() => Load(_buffer.AsSpan(0, _filled));
 
     /// <summary>After each write, with all bytes so far and the count before it; throwing fails that write (its bytes stay taken).</summary>

@@ -20,6 +20,7 @@ public sealed class VfioPageDirtyTracker
     private readonly ulong[] _sent;     // one bit per page: sent at least once, its hash is valid
     private readonly ulong[] _pending;  // one bit per page: to be sent
 
+    /// <summary>Tracks <paramref name="memory"/> in pages of <paramref name="pageSize"/> bytes (a power of two), every page pending.</summary>
     public VfioPageDirtyTracker(IVfioTrackedMemory memory, int pageSize = 4096)
     {
         if (pageSize <= 0 || (pageSize & (pageSize - 1)) != 0) throw new ArgumentException("page size must be a power of two", nameof(pageSize));
@@ -32,7 +33,9 @@ public sealed class VfioPageDirtyTracker
         Restart();
     }
 
+    /// <summary>Bytes per page.</summary>
     public int PageSize { get; }
+    /// <summary>Pages of the memory, the last one possibly short.</summary>
     public long PageCount { get; }
 
     /// <summary>Bytes of page <paramref name="page"/> (the last one may be short).</summary>

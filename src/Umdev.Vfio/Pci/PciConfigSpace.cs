@@ -10,7 +10,9 @@ namespace Umdev.Vfio.Pci;
 /// </summary>
 public sealed class PciConfigSpace
 {
+    /// <summary>Bytes of a conventional PCI config space.</summary>
     public const int ConventionalSize = 256;
+    /// <summary>Bytes of a PCI Express config space.</summary>
     public const int ExtendedSize = 4096;
 
     private readonly byte[] _bytes;
@@ -21,8 +23,10 @@ public sealed class PciConfigSpace
         _bytes = (byte[])layout.Initial.Clone();
     }
 
+    /// <summary>The layout it was created from (its reset values and rules).</summary>
     public PciConfigLayout Layout { get; }
 
+    /// <summary>Bytes of the space.</summary>
     public int Size => _bytes.Length;
 
     /// <summary>Copies config bytes at <paramref name="offset"/>; EINVAL if the range leaves config space.</summary>
@@ -77,30 +81,35 @@ public sealed class PciConfigSpace
         data.CopyTo(_bytes.AsSpan(offset));
     }
 
+    /// <summary>The device's own 16-bit store (little-endian), no rule applied.</summary>
     public void StoreUInt16(int offset, ushort value)
     {
         CheckRange(offset, 2);
         BinaryPrimitives.WriteUInt16LittleEndian(_bytes.AsSpan(offset), value);
     }
 
+    /// <summary>The device's own 32-bit store (little-endian), no rule applied.</summary>
     public void StoreUInt32(int offset, uint value)
     {
         CheckRange(offset, 4);
         BinaryPrimitives.WriteUInt32LittleEndian(_bytes.AsSpan(offset), value);
     }
 
+    /// <summary>The byte at <paramref name="offset"/>.</summary>
     public byte ReadByte(int offset)
     {
         CheckRange(offset, 1);
         return _bytes[offset];
     }
 
+    /// <summary>The little-endian 16-bit value at <paramref name="offset"/>.</summary>
     public ushort ReadUInt16(int offset)
     {
         CheckRange(offset, 2);
         return BinaryPrimitives.ReadUInt16LittleEndian(_bytes.AsSpan(offset));
     }
 
+    /// <summary>The little-endian 32-bit value at <paramref name="offset"/>.</summary>
     public uint ReadUInt32(int offset)
     {
         CheckRange(offset, 4);

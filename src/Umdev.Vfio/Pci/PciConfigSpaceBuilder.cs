@@ -34,6 +34,7 @@ public sealed partial class PciConfigSpaceBuilder
         _clear = new byte[size];
     }
 
+    /// <summary>Vendor and device ID (read-only).</summary>
     public PciConfigSpaceBuilder Ids(ushort vendorId, ushort deviceId)
     {
         Put16(PciHeader.VendorId, vendorId);
@@ -41,12 +42,14 @@ public sealed partial class PciConfigSpaceBuilder
         return this;
     }
 
+    /// <summary>Revision ID (read-only).</summary>
     public PciConfigSpaceBuilder Revision(byte revision)
     {
         _bytes[PciHeader.Revision] = revision;
         return this;
     }
 
+    /// <summary>Class code: base class, subclass and programming interface (read-only).</summary>
     public PciConfigSpaceBuilder ClassCode(byte baseClass, byte subclass, byte progIf = 0)
     {
         _bytes[PciHeader.ClassCode] = baseClass;
@@ -55,6 +58,7 @@ public sealed partial class PciConfigSpaceBuilder
         return this;
     }
 
+    /// <summary>Subsystem vendor and subsystem ID (read-only).</summary>
     public PciConfigSpaceBuilder Subsystem(ushort vendorId, ushort subsystemId)
     {
         Put16(PciHeader.SubsystemVendorId, vendorId);

@@ -6,9 +6,12 @@ namespace Umdev.Vfio.Pci;
 /// </summary>
 public readonly record struct PciFieldRule(ulong Writable, ulong WriteOneToClear)
 {
+    /// <summary>Guest writes change nothing.</summary>
     public static PciFieldRule ReadOnly => default;
 
+    /// <summary>Guest writes change the bits of <paramref name="mask"/> (all by default).</summary>
     public static PciFieldRule ReadWrite(ulong mask = ulong.MaxValue) => new(mask, 0);
 
+    /// <summary>A 1 written to a bit of <paramref name="mask"/> clears it; nothing else changes.</summary>
     public static PciFieldRule ClearOnWriteOne(ulong mask) => new(0, mask);
 }

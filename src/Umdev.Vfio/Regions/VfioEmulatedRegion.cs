@@ -15,6 +15,7 @@ public sealed class VfioEmulatedRegion : VfioRegion
     private readonly VfioRegionReader _read;
     private readonly VfioRegionWriter _write;
 
+    /// <summary>Region <paramref name="index"/> of <paramref name="size"/> bytes whose accesses run <paramref name="read"/> and <paramref name="write"/>; <paramref name="flags"/> as GET_REGION_INFO reports them (never mmap).</summary>
     public VfioEmulatedRegion(uint index, ulong size, VfioRegionReader read, VfioRegionWriter write,
         VfioRegionFlags flags = VfioRegionFlags.Read | VfioRegionFlags.Write)
         : base(index, size, flags & ~VfioRegionFlags.Mmap)
@@ -23,7 +24,9 @@ public sealed class VfioEmulatedRegion : VfioRegion
         _write = write;
     }
 
+    /// <inheritdoc/>
     protected internal override void Read(ulong offset, Span<byte> data) => _read(offset, data);
 
+    /// <inheritdoc/>
     protected internal override void Write(ulong offset, ReadOnlySpan<byte> data) => _write(offset, data);
 }

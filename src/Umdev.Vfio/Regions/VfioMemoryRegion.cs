@@ -15,7 +15,11 @@ public sealed class VfioMemoryRegion : VfioRegion, IVfioTrackedMemory
     private readonly MemoryMapping _mapping;
     private VfioPageDirtyTracker? _tracker;
 
+    /// <param name="index">The region index (a BAR: 0-5).</param>
+    /// <param name="size">The region's size in bytes, also the memfd's; at least one byte.</param>
     /// <param name="sparseAreas">The mappable parts, in-region (null: the whole region).</param>
+    /// <param name="flags">Read/write flags reported by GET_REGION_INFO; the model adds <c>Mmap</c>.</param>
+    /// <param name="name">The memfd's name (what <c>/proc/PID/maps</c> shows).</param>
     public VfioMemoryRegion(uint index, ulong size, IReadOnlyList<VfioSparseMmapArea>? sparseAreas = null,
         VfioRegionFlags flags = VfioRegionFlags.Read | VfioRegionFlags.Write, string name = "umdev-region")
         : base(index, size, flags | VfioRegionFlags.Mmap)
@@ -38,6 +42,7 @@ public sealed class VfioMemoryRegion : VfioRegion, IVfioTrackedMemory
         if (sparseAreas is not null) Capabilities = [new VfioSparseMmapCapability(sparseAreas)];
     }
 
+    /// <summary>The parts a VMM may map (null: the whole region).</summary>
     public IReadOnlyList<VfioSparseMmapArea>? SparseAreas { get; }
 
     /// <summary>The descriptor clients map; its offset 0 is the region's first byte.</summary>
@@ -70,6 +75,7 @@ public sealed class VfioMemoryRegion : VfioRegion, IVfioTrackedMemory
     public void StopTracking() => Volatile.Write(ref _tracker, null);
 
     // A reference on the mapping for the copy, so a removal racing an access cannot unmap under it.
+    /// <inheritdoc/>
     protected internal override void Read(ulong offset, Span<byte> data)
     {
         bool added = false;
@@ -78,6 +84,7 @@ public sealed class VfioMemoryRegion : VfioRegion, IVfioTrackedMemory
         finally { if (added) _mapping.DangerousRelease(); }
     }
 
+    /// <inheritdoc/>
     protected internal override void Write(ulong offset, ReadOnlySpan<byte> data)
     {
         bool added = false;
@@ -87,6 +94,7 @@ public sealed class VfioMemoryRegion : VfioRegion, IVfioTrackedMemory
         Volatile.Read(ref _tracker)?.MarkDirty(offset, (ulong)data.Length);
     }
 
+    /// <inheritdoc/>
     protected internal override void Release()
     {
         _mapping.Dispose();

@@ -19,10 +19,13 @@ public abstract class VfioRegion
         AccessibleWhileFrozen = index == VfioPci.ConfigRegionIndex;
     }
 
+    /// <summary>The region index (PCI: BAR0-5, ROM 6, config 7, VGA 8; device-specific above).</summary>
     public uint Index { get; }
 
+    /// <summary>Bytes of the region; accesses beyond it are refused with EINVAL.</summary>
     public ulong Size { get; }
 
+    /// <summary>READ, WRITE, MMAP as GET_REGION_INFO reports them (CAPS is derived).</summary>
     public VfioRegionFlags Flags { get; }
 
     /// <summary>Region capabilities reported by GET_REGION_INFO (sparse mmap areas, type).</summary>

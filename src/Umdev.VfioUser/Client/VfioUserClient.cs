@@ -17,6 +17,7 @@ namespace Umdev.VfioUser.Client;
 /// </summary>
 public sealed partial class VfioUserClient : IVfioClientDevice
 {
+    /// <summary>The largest data transfer the client offers in its VERSION message (1 MiB); longer accesses are split.</summary>
     public const uint MaxDataXferSize = 1 << 20;
     private const int MaxMessage = 16 + 16 + (int)MaxDataXferSize;
 
@@ -75,6 +76,7 @@ public sealed partial class VfioUserClient : IVfioClientDevice
 
     private Span<byte> Payload => _buffer.AsSpan(VfioUserHeader.Length);
 
+    /// <inheritdoc/>
     public VfioDeviceInfo GetInfo(uint argsz = 24)
     {
         lock (_lock)
@@ -85,6 +87,7 @@ public sealed partial class VfioUserClient : IVfioClientDevice
         }
     }
 
+    /// <inheritdoc/>
     public VfioRegionInfo GetRegionInfo(uint index, uint argsz = VfioRegionInfo.MinArgsz)
     {
         lock (_lock)
@@ -123,6 +126,7 @@ public sealed partial class VfioUserClient : IVfioClientDevice
         }
     }
 
+    /// <inheritdoc/>
     public VfioIrqInfo GetIrqInfo(uint index, uint argsz = VfioIrqInfo.MinArgsz)
     {
         lock (_lock)
@@ -133,6 +137,7 @@ public sealed partial class VfioUserClient : IVfioClientDevice
         }
     }
 
+    /// <inheritdoc/>
     public void SetIrqs(in VfioIrqSet irqSet)
     {
         lock (_lock)
@@ -169,6 +174,7 @@ public sealed partial class VfioUserClient : IVfioClientDevice
         }
     }
 
+    /// <inheritdoc/>
     public int ReadRegion(uint index, ulong offset, Span<byte> buffer)
     {
         lock (_lock)
@@ -189,6 +195,7 @@ public sealed partial class VfioUserClient : IVfioClientDevice
         }
     }
 
+    /// <inheritdoc/>
     public int WriteRegion(uint index, ulong offset, ReadOnlySpan<byte> buffer)
     {
         lock (_lock)
@@ -208,6 +215,7 @@ public sealed partial class VfioUserClient : IVfioClientDevice
         }
     }
 
+    /// <inheritdoc/>
     public void Reset()
     {
         lock (_lock) Transact(VfioUserCommand.DeviceReset, 0, default);
@@ -392,6 +400,7 @@ public sealed partial class VfioUserClient : IVfioClientDevice
     /// </summary>
     public void Abort() => _transport.Shutdown();
 
+    /// <summary>Closes the connection; the server then releases the client's eventfds and DMA mappings.</summary>
     public void Dispose()
     {
         lock (_lock)

@@ -22,6 +22,7 @@ public sealed partial class VfioUserEndpoint : IDisposable
     private ManualResetEventSlim _sessionDone = new(true);
     private bool _disposed;
 
+    /// <summary>Listens on <paramref name="socketPath"/> (mode 0600, replacing a stale socket) and serves <paramref name="device"/> to one client at a time.</summary>
     public VfioUserEndpoint(VfioDevice device, string socketPath, VfioUserServerOptions options, ILogger logger)
     {
         _device = device;
@@ -34,6 +35,7 @@ public sealed partial class VfioUserEndpoint : IDisposable
         _acceptThread.Start();
     }
 
+    /// <summary>Where it listens.</summary>
     public string SocketPath { get; }
 
     /// <summary>True while a client is connected.</summary>
@@ -108,6 +110,7 @@ public sealed partial class VfioUserEndpoint : IDisposable
         return done.Wait(force ? Timeout.InfiniteTimeSpan : timeout);
     }
 
+    /// <summary>Stops listening, closes the client's connection and deletes the socket.</summary>
     public void Dispose()
     {
         lock (_lock)
