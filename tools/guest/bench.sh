@@ -14,6 +14,7 @@
 #      GUEST_DIR=DIR      guest kernel + initramfs (default ~/.cache/umdev-guest; built if missing)
 #      RUN_GUEST=PATH     the guest runner (default tools/guest/run-guest.sh, else ../shared/tools/guest/)
 #      UMDEV_ARGS="..."   extra `umdev serve` arguments (e.g. "--parent mtty:sample=1" to compare)
+#      BENCH_ONLY=umdev   only the umdev run, its raw BENCH lines (while working on umdev)
 #      BENCH_KEEP=1       keep the work directory (console logs, QEMU trace) and print its path
 set -euo pipefail
 here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
@@ -103,8 +104,12 @@ grep -q '^ready ' "$tmp/serve.out" || { tail -5 "$tmp/serve.err" >&2; die "umdev
 uuid=83b8f4f2-509f-382f-3c1e-e6bfe0fa1009
 echo "$uuid" > "$tmp/sys/devices/virtual/mtty/mtty/mdev_supported_types/mtty-1/create"
 for _ in $(seq 120); do [ -S "$tmp/sock/$uuid.sock" ] && break; sleep 0.25; done
-boot umdev "$tmp/sock/$uuid.sock" -trace vfio_region_read -trace vfio_region_write -trace vfio_intx_interrupt \
-  -trace vfio_user_send_write -trace vfio_user_set_irqs -D "$tmp/umdev.trace"
+trace=(-trace vfio_region_read -trace vfio_region_write -trace vfio_intx_interrupt -trace vfio_user_send_write
+  -trace vfio_user_set_irqs -D "$tmp/umdev.trace" -msg timestamp=on)
+[ "${BENCH_TRACE:-1}" = 1 ] || { trace=(); : > "$tmp/umdev.trace"; }
+boot umdev "$tmp/sock/$uuid.sock" "${trace[@]}"
+
+if [ "${BENCH_ONLY:-}" = umdev ]; then cat "$tmp/umdev.bench"; exit 0; fi
 
 # --- (b) QEMU's pci-serial with a local echo ---
 socat UNIX-LISTEN:"$tmp/echo.sock",fork EXEC:cat &
