@@ -14,7 +14,9 @@
 #      GUEST_DIR=DIR      guest kernel + initramfs (default ~/.cache/umdev-guest; built if missing)
 #      RUN_GUEST=PATH     the guest runner (default tools/guest/run-guest.sh, else ../shared/tools/guest/)
 #      UMDEV_ARGS="..."   extra `umdev serve` arguments (e.g. "--parent mtty:sample=1" to compare)
+#      BENCH_ROUNDS=N     boot each N times, alternating (default 1); figures are totals over the rounds
 #      BENCH_ONLY=umdev   only the umdev run, its raw BENCH lines (while working on umdev)
+#      BENCH_CPUS=LIST    run umdev serve and both QEMUs under `taskset -c LIST` (e.g. 0: one CPU for all)
 #      BENCH_KEEP=1       keep the work directory (console logs, QEMU trace) and print its path
 set -euo pipefail
 here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
@@ -48,6 +50,7 @@ if [ ! -s "$GUEST_DIR/vmlinuz" ] || [ ! -s "$GUEST_DIR/initramfs.cpio.gz" ]; the
     9>"$GUEST_DIR/.build-lock" >&2 || die "building the guest failed"
 fi
 if [ -n "${UMDEV_DLL:-}" ]; then umdev=(dotnet "$UMDEV_DLL"); else umdev=("$repo/umdev"); fi
+
 "${umdev[@]}" --help >/dev/null || die "building umdev failed"
 
 tmp=$(mktemp -d /tmp/umdev-bench.XXXXXX)
@@ -65,6 +68,12 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+pin=()
+if [ -n "${BENCH_CPUS:-}" ]; then   # both sides on the same CPUs
+  pin=(taskset -c "$BENCH_CPUS")
+  printf '#!/bin/sh\nexec taskset -c %s %s "$@"\n' "$BENCH_CPUS" "$QEMU" > "$tmp/qemu" && chmod +x "$tmp/qemu"
+  QEMU=$tmp/qemu
+fi
 
 # --- the guest's test: serial-bench on the PCI serial port, carried as base64 in the script ---
 gcc -static -O2 -o "$tmp/serial-bench" "$here/serial-bench.c" || die "compiling serial-bench.c failed"
@@ -85,37 +94,44 @@ TEST
   base64 "$tmp/serial-bench"
 } > "$tmp/test.sh"
 
-# boot NAME [qemu args]: boots the guest with the bench, console to $tmp/NAME.log.
+# boot NAME [qemu args]: boots the guest with the bench, console to $tmp/NAME-ROUND.log; BENCH lines
+# collected in $tmp/NAME.bench.
 boot() {
-  local name=$1; shift
-  echo "bench: booting the guest with $name" >&2
-  GUEST_TEST=$tmp/test.sh TIMEOUT=${GUEST_TIMEOUT:-600} LOG=$tmp/$name.log "$RUN_GUEST" "$@" >/dev/null 2>&1 ||
-    { tr -d '\r' < "$tmp/$name.log" | grep -E '^(FAIL|bench:|BENCH)' >&2 || true; die "the $name guest failed (log: $tmp/$name.log; BENCH_KEEP=1 keeps it)"; }
-  tr -d '\r' < "$tmp/$name.log" | grep '^BENCH ' > "$tmp/$name.bench" || die "no BENCH lines from the $name guest"
+  local name=$1 log=$tmp/$1-$round.log; shift
+  echo "bench: round $round: booting the guest with $name" >&2
+  GUEST_TEST=$tmp/test.sh TIMEOUT=${GUEST_TIMEOUT:-600} LOG=$log "$RUN_GUEST" "$@" >/dev/null 2>&1 ||
+    { tr -d '\r' < "$log" | grep -E '^(FAIL|bench:|BENCH)' >&2 || true; die "the $name guest failed (log: $log; BENCH_KEEP=1 keeps it)"; }
+  tr -d '\r' < "$log" | grep '^BENCH ' >> "$tmp/$name.bench" || die "no BENCH lines from the $name guest"
 }
+rounds=${BENCH_ROUNDS:-1}
 
 # --- (a) umdev mtty-1 over vfio-user ---
 mkdir -p "$tmp/sys" "$tmp/sock"
 # shellcheck disable=SC2086
-"${umdev[@]}" serve --sysfs "$tmp/sys" --sockets "$tmp/sock" ${UMDEV_ARGS:-} >"$tmp/serve.out" 2>"$tmp/serve.err" &
+"${pin[@]}" "${umdev[@]}" serve --sysfs "$tmp/sys" --sockets "$tmp/sock" ${UMDEV_ARGS:-} >"$tmp/serve.out" 2>"$tmp/serve.err" &
 pid=$!
 for _ in $(seq 240); do grep -q '^ready ' "$tmp/serve.out" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
 grep -q '^ready ' "$tmp/serve.out" || { tail -5 "$tmp/serve.err" >&2; die "umdev serve did not print ready"; }
 uuid=83b8f4f2-509f-382f-3c1e-e6bfe0fa1009
 echo "$uuid" > "$tmp/sys/devices/virtual/mtty/mtty/mdev_supported_types/mtty-1/create"
 for _ in $(seq 120); do [ -S "$tmp/sock/$uuid.sock" ] && break; sleep 0.25; done
-trace=(-trace vfio_region_read -trace vfio_region_write -trace vfio_intx_interrupt -trace vfio_user_send_write
-  -trace vfio_user_set_irqs -D "$tmp/umdev.trace" -msg timestamp=on)
-[ "${BENCH_TRACE:-1}" = 1 ] || { trace=(); : > "$tmp/umdev.trace"; }
-boot umdev "$tmp/sock/$uuid.sock" "${trace[@]}"
-
-if [ "${BENCH_ONLY:-}" = umdev ]; then cat "$tmp/umdev.bench"; exit 0; fi
-
 # --- (b) QEMU's pci-serial with a local echo ---
-socat UNIX-LISTEN:"$tmp/echo.sock",fork EXEC:cat &
-echo_pid=$!
-for _ in $(seq 40); do [ -S "$tmp/echo.sock" ] && break; sleep 0.25; done
-boot qemu none -chardev socket,id=echo,path="$tmp/echo.sock" -device pci-serial,chardev=echo
+if [ "${BENCH_ONLY:-}" != umdev ]; then
+  socat UNIX-LISTEN:"$tmp/echo.sock",fork EXEC:cat &
+  echo_pid=$!
+  for _ in $(seq 40); do [ -S "$tmp/echo.sock" ] && break; sleep 0.25; done
+fi
+
+: > "$tmp/umdev.trace"
+for round in $(seq "$rounds"); do
+  trace=(-trace vfio_region_read -trace vfio_region_write -trace vfio_intx_interrupt -trace vfio_user_send_write
+    -trace vfio_user_set_irqs -D "$tmp/umdev-$round.trace" -msg timestamp=on)
+  [ "${BENCH_TRACE:-1}" = 1 ] || trace=()
+  boot umdev "$tmp/sock/$uuid.sock" "${trace[@]}"
+  [ -f "$tmp/umdev-$round.trace" ] && cat "$tmp/umdev-$round.trace" >> "$tmp/umdev.trace"
+  [ "${BENCH_ONLY:-}" = umdev ] || boot qemu none -chardev socket,id=echo,path="$tmp/echo.sock" -device pci-serial,chardev=echo
+done
+if [ "${BENCH_ONLY:-}" = umdev ]; then cat "$tmp/umdev.bench"; exit 0; fi
 
 # --- the table ---
 # Per test of the umdev run: messages QEMU sent (region accesses, SET_IRQS) between the guest's markers.
@@ -126,17 +142,18 @@ awk '
   on && /vfio_user_set_irqs/ { unmask[t]++ }
   on && /vfio_region_(read|write)/ { acc[t]++ }
   END { for (t in acc) print t, acc[t] + 0, msgs[t] + 0, unmask[t] + 0 }' "$tmp/umdev.trace" > "$tmp/umdev.msgs"
-echo "serial loopback in a TCG guest: umdev mtty-1 over vfio-user vs QEMU pci-serial with a local echo (${UMDEV_ARGS:-default options})"
+echo "serial loopback in a TCG guest: umdev mtty-1 over vfio-user vs QEMU pci-serial with a local echo (${UMDEV_ARGS:-default options}; $rounds round(s))"
 awk -v msgs="$tmp/umdev.msgs" '
   BEGIN { n["4k"] = 1; n["64"] = 2; n["16"] = 3
           while ((getline line < msgs) > 0) { split(line, f, " "); acc[f[1]] = f[2]; sent[f[1]] = f[3]; irqset[f[1]] = f[4] } }
   function val(s, k,   i, a) { for (i = 1; i <= split(s, a, " "); i++) if (index(a[i], k "=") == 1) return substr(a[i], length(k) + 2); return 0 }
   FNR == 1 { file++ }
   { t = $2; if (t == "warmup") next
-    b = val($0, "bytes"); ns = val($0, "ns"); trips = val($0, "trips"); irqs = val($0, "irqs")
-    bps[file, t] = b / (ns / 1e9); rt[file, t] = ns / trips / 1000; ipb[file, t] = irqs / b; bytes[t] = b
-    if (file == 1) order[++count] = t }
+    if (!((file, t) in B) && file == 1) order[++count] = t
+    B[file, t] += val($0, "bytes"); NS[file, t] += val($0, "ns"); TR[file, t] += val($0, "trips"); IR[file, t] += val($0, "irqs") }
   END {
+    for (k in B) { bps[k] = B[k] / (NS[k] / 1e9); rt[k] = NS[k] / TR[k] / 1000; ipb[k] = IR[k] / B[k] }
+    for (i = 1; i <= count; i++) bytes[order[i]] = B[1, order[i]]
     printf "%-8s %12s %12s %7s %10s %10s %7s %9s %9s %9s %9s\n", "test", "umdev B/s", "qemu B/s", "ratio", "umdev µs", "qemu µs", "ratio", "umdev i/B", "qemu i/B", "msgs/B", "unmask/B"
     for (i = 1; i <= count; i++) {
       t = order[i]; k = n[t]
