@@ -1,7 +1,7 @@
 #!/bin/bash
 # bench.sh - a real guest's serial throughput: umdev's mtty-1 over vfio-user vs QEMU's in-process pci-serial.
 #
-# One run boots the same guest twice: (a) against an mtty-1 served by `umdev serve` (vfio-user-pci), and
+# Each round boots the same guest twice: (a) against an mtty-1 served by `umdev serve` (vfio-user-pci), and
 # (b) against QEMU's own `pci-serial` whose chardev is a local echo (socat ... EXEC:cat). In the guest,
 # serial-bench (serial-bench.c beside this script, built static on the host and carried in the test
 # script) writes to the PCI port and reads the loopback: one 4 KiB write (3 times), 64-byte and 16-byte
@@ -13,7 +13,8 @@
 #      UMDEV_DLL=PATH     a built umdev.dll (else ./umdev builds one)
 #      GUEST_DIR=DIR      guest kernel + initramfs (default ~/.cache/umdev-guest; built if missing)
 #      RUN_GUEST=PATH     the guest runner (default tools/guest/run-guest.sh, else ../shared/tools/guest/)
-#      UMDEV_ARGS="..."   extra `umdev serve` arguments (e.g. "--parent mtty:sample=1" to compare)
+#      UMDEV_ARGS="..."   extra `umdev serve` arguments (e.g. "--parent mtty:intx=level" to compare)
+#      BENCH_TRACE=0      no QEMU trace in the umdev runs (no msgs/B; the trace costs a little time)
 #      BENCH_ROUNDS=N     boot each N times, alternating (default 1); figures are totals over the rounds
 #      BENCH_ONLY=umdev   only the umdev run, its raw BENCH lines (while working on umdev)
 #      BENCH_CPUS=LIST    run umdev serve and both QEMUs under `taskset -c LIST` (e.g. 0: one CPU for all)
@@ -157,8 +158,9 @@ awk -v msgs="$tmp/umdev.msgs" '
     printf "%-8s %12s %12s %7s %10s %10s %7s %9s %9s %9s %9s\n", "test", "umdev B/s", "qemu B/s", "ratio", "umdev µs", "qemu µs", "ratio", "umdev i/B", "qemu i/B", "msgs/B", "unmask/B"
     for (i = 1; i <= count; i++) {
       t = order[i]; k = n[t]
-      printf "%-8s %12.0f %12.0f %7.3f %10.0f %10.0f %7.2f %9.3f %9.3f %9.2f %9.3f\n", t, bps[1, t], bps[2, t], bps[1, t] / bps[2, t],
-        rt[1, t], rt[2, t], rt[1, t] / rt[2, t], ipb[1, t], ipb[2, t], sent[k] / bytes[t], irqset[k] / bytes[t]
+      m = k in sent ? sprintf("%9.2f %9.3f", sent[k] / bytes[t], irqset[k] / bytes[t]) : sprintf("%9s %9s", "-", "-")   # no trace
+      printf "%-8s %12.0f %12.0f %7.3f %10.0f %10.0f %7.2f %9.3f %9.3f %s\n", t, bps[1, t], bps[2, t], bps[1, t] / bps[2, t],
+        rt[1, t], rt[2, t], rt[1, t] / rt[2, t], ipb[1, t], ipb[2, t], m
     } }' "$tmp/umdev.bench" "$tmp/qemu.bench"
 echo "(B/s: bytes looped back per second; µs: one write and its read-back (4k: the whole 4 KiB); ratio: umdev/QEMU;"
 echo " i/B: guest interrupts per byte; msgs/B: vfio-user messages QEMU sent per byte; unmask/B: of them SET_IRQS)"
