@@ -16,10 +16,11 @@ internal sealed partial class MttyDevice : IVfioDeviceOps
     private readonly Lock _lock = new();
     private readonly MttyConfigSpace _config;
     private readonly MttyUartPort[] _ports;
-    private readonly VfioInterrupts _irqs = new(VfioInterruptSpec.IntxAndMsi);
+    private readonly VfioInterrupts _irqs;
 
-    public MttyDevice(MdevDevice mdev, int numPorts)
+    public MttyDevice(MdevDevice mdev, int numPorts, VfioIntxUnmask intxUnmask = VfioIntxUnmask.Pending)
     {
+        _irqs = new VfioInterrupts(VfioInterruptSpec.IntxAndMsi) { IntxUnmask = intxUnmask };
         Mdev = mdev;
         NumPorts = numPorts;
         _config = new MttyConfigSpace(numPorts);
@@ -137,7 +138,8 @@ internal sealed partial class MttyDevice : IVfioDeviceOps
     /// Fix (mtty.md §13 note 9): the sample treats INTx as edge events, so a condition that arose while
     /// the line was masked is lost and a guest waiting for it can stall. The card drives a level: any
     /// port showing an enabled condition in its IIR keeps the line asserted, and the model signals it
-    /// again when the user unmasks.
+    /// again at unmask as <see cref="MttyOptions.IntxUnmask"/> says (default: only an event raised while
+    /// masked, issue 9; the parent option <c>intx=sample</c> goes back to the sample's loss).
     /// </summary>
     private void UpdateLevel()
     {

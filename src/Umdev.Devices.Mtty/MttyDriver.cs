@@ -48,7 +48,7 @@ public sealed class MttyDriver : MdevDriver
         ReservePorts(ports);
         try
         {
-            mdev.DriverData = new VfioDevice(mdev.Name, new MttyDevice(mdev, ports));
+            mdev.DriverData = new VfioDevice(mdev.Name, new MttyDevice(mdev, ports, Options.IntxUnmask));
         }
         catch
         {

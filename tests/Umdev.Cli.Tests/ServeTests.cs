@@ -61,7 +61,7 @@ public class ServeTests
 
     [Theory]
     [InlineData("--parent|nosuch", "--parent nosuch: unknown parent 'nosuch' (known: mtty)")]
-    [InlineData("--parent|mtty:prots=4", "--parent mtty:prots=4: parent mtty: unknown option 'prots' (accepted: ports)")]
+    [InlineData("--parent|mtty:prots=4", "--parent mtty:prots=4: parent mtty: unknown option 'prots' (accepted: ports, intx)")]
     [InlineData("--parent|mtty:ports=many", "--parent mtty:ports=many: parent mtty: option ports: 'many' is not an integer")]
     [InlineData("--parent|mtty:ports=-1", "--parent mtty:ports=-1: parent mtty: option ports: '-1' is below the minimum 0")]
     [InlineData("--parent|mtty:ports=4,ports=5", "--parent mtty:ports=4,ports=5: parent mtty: option ports given twice")]
@@ -84,7 +84,7 @@ public class ServeTests
     [InlineData("parent mtty:ports=4\nparent mtty\n", ":2: parent mtty is already given by {0}:1")]
     [InlineData("# ok\nparnt mtty\n", ":2: expected 'parent NAME[:key=value,...]', got 'parnt mtty'")]
     [InlineData("parent mtty:ports=4 extra\n", ":1: expected 'parent NAME[:key=value,...]', got 'parent mtty:ports=4 extra'")]
-    [InlineData("\n\nparent mtty:size=1G\n", ":3: parent mtty: unknown option 'size' (accepted: ports)")]
+    [InlineData("\n\nparent mtty:size=1G\n", ":3: parent mtty: unknown option 'size' (accepted: ports, intx)")]
     public void ABadConfigLineIsExit2NamingFileAndLine(string content, string message)
     {
         string config = Path.GetTempFileName();

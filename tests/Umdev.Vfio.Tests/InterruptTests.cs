@@ -83,6 +83,31 @@ public class InterruptTests
         Assert.Equal(0ul, e.Wait(0));
     }
 
+    [Theory]
+    [InlineData(VfioIntxUnmask.Level, 1ul, 1ul)]
+    [InlineData(VfioIntxUnmask.Pending, 0ul, 1ul)]
+    [InlineData(VfioIntxUnmask.Never, 0ul, 0ul)]
+    public void Intx_unmask_policy_decides_what_an_asserted_line_signals(VfioIntxUnmask policy, ulong afterSignalled, ulong afterSwallowed)
+    {
+        var irqs = new VfioInterrupts(All) { IntxUnmask = policy };
+        using var e = EventFd.Create(nonBlocking: true);
+        Attach(irqs, VfioPci.IntxIrqIndex, 0, e);
+        var unmask = new VfioIrqSet(F.DataNone | F.ActionUnmask, VfioPci.IntxIrqIndex, 0, 1);
+        irqs.Raise();                                   // signalled, auto-masked
+        Assert.Equal(1ul, e.Consume());
+        irqs.SetIrqs(unmask, VfioPci.NumIrqs);          // asserted, nothing swallowed
+        Assert.Equal(afterSignalled, e.Wait(0));
+        irqs.SetIrqs(new VfioIrqSet(F.DataNone | F.ActionMask, VfioPci.IntxIrqIndex, 0, 1), VfioPci.NumIrqs);
+        irqs.Raise();                                   // swallowed by the mask
+        irqs.SetIrqs(unmask, VfioPci.NumIrqs);
+        Assert.Equal(afterSwallowed, e.Wait(0));
+        irqs.SetIrqs(new VfioIrqSet(F.DataNone | F.ActionMask, VfioPci.IntxIrqIndex, 0, 1), VfioPci.NumIrqs);
+        irqs.Raise();                                   // swallowed again, then the line is lowered
+        irqs.Lower();
+        irqs.SetIrqs(unmask, VfioPci.NumIrqs);
+        Assert.Equal(0ul, e.Wait(0));
+    }
+
     [Fact]
     public void Undeclared_indexes_are_einval_to_query_and_enotty_to_set()
     {

@@ -15,6 +15,7 @@ public sealed class VfioInterrupts
     private uint _mode = NoMode;
     private bool _intxMasked;
     private bool _intxLevel;
+    private bool _intxPending; // an event was raised while masked
     private bool _closed;
 
     private const uint NoMode = uint.MaxValue;
@@ -29,6 +30,9 @@ public sealed class VfioInterrupts
 
     /// <summary>What the driver declared.</summary>
     public VfioInterruptSpec Spec { get; }
+
+    /// <summary>What an INTx unmask does while the line is asserted (default: <see cref="VfioIntxUnmask.Level"/>).</summary>
+    public VfioIntxUnmask IntxUnmask { get; init; } = VfioIntxUnmask.Level;
 
     /// <summary>The index of the enabled mode (INTx, MSI or MSI-X), or null.</summary>
     public uint? EnabledMode
@@ -77,6 +81,7 @@ public sealed class VfioInterrupts
             if (_mode == VfioPci.IntxIrqIndex)
             {
                 _intxLevel = true;
+                if (_intxMasked) _intxPending = true;
                 SignalIntx();
             }
             else if (_mode != NoMode && vector < (uint)_vectors[_mode].Length)
@@ -88,11 +93,16 @@ public sealed class VfioInterrupts
 
     /// <summary>
     /// The INTx level the device drives now, without signalling. A line still asserted when the user
-    /// unmasks is signalled again, as a level-triggered line would be; one lowered is not.
+    /// unmasks is signalled again as <see cref="IntxUnmask"/> says; one lowered is not, and an event
+    /// raised while masked is forgotten once its line is lowered.
     /// </summary>
     public void SetLevel(bool asserted)
     {
-        lock (_lock) _intxLevel = asserted;
+        lock (_lock)
+        {
+            _intxLevel = asserted;
+            _intxPending &= asserted;
+        }
     }
 
     /// <summary>Lowers the INTx line (<see cref="SetLevel"/> false).</summary>
@@ -160,9 +170,17 @@ public sealed class VfioInterrupts
         if (set.DataType == VfioIrqSetFlags.DataBool && set.Data[0] == 0) return;
         bool mask = set.Action == VfioIrqSetFlags.ActionMask;
         _intxMasked = mask;
-        // A level-triggered line still asserted at unmask is signalled again (the guest would otherwise
-        // wait for an edge that never comes).
-        if (!mask && _intxLevel) SignalIntx();
+        if (mask) return;
+        // A line still asserted at unmask is signalled again (the guest would otherwise wait for an edge
+        // that never comes), always or only for events the mask swallowed.
+        bool again = _intxLevel && IntxUnmask switch
+        {
+            VfioIntxUnmask.Level => true,
+            VfioIntxUnmask.Pending => _intxPending,
+            _ => false,
+        };
+        _intxPending = false;
+        if (again) SignalIntx();
     }
 
     /// <summary>TRIGGER on INTx, MSI or MSI-X: attach or detach eventfds, disable, or fire (loopback).</summary>
@@ -239,6 +257,6 @@ public sealed class VfioInterrupts
             slots[i]?.Dispose();
             slots[i] = null;
         }
-        if (index == VfioPci.IntxIrqIndex) _intxMasked = false;
+        if (index == VfioPci.IntxIrqIndex) _intxMasked = _intxPending = false;
     }
 }
