@@ -72,6 +72,7 @@ public sealed class VfioMemoryRegion : VfioRegion, IVfioTrackedMemory
         return tracker;
     }
 
+    /// <summary>Stops marking region writes in the tracker <see cref="StartTracking"/> gave.</summary>
     public void StopTracking() => Volatile.Write(ref _tracker, null);
 
     // A reference on the mapping for the copy, so a removal racing an access cannot unmap under it.
