@@ -50,20 +50,18 @@ internal sealed partial class MttyDevice : IVfioDeviceOps
     /// past the config space are refused, as are BAR accesses past a port's 8 registers and BAR1 of a
     /// one-port card (the sample accepts both, reading 0 or reaching a port the card does not have).
     /// </summary>
-    private List<VfioRegion> DeclareRegions()
+    private VfioRegion[] DeclareRegions()
     {
         const VfioRegionFlags rw = VfioRegionFlags.Read | VfioRegionFlags.Write;
-        var regions = new List<VfioRegion>((int)VfioPci.NumRegions);
+        var regions = new VfioRegion[VfioPci.NumRegions];
         for (uint index = 0; index < VfioPci.NumRegions; index++)
         {
             if (index < NumPorts)
-                regions.Add(new PortRegion(index, this, _ports[index]));
+                regions[index] = new PortRegion(index, this, _ports[index]);
             else if (index == VfioPci.ConfigRegionIndex)
-                regions.Add(new ConfigRegion(this));
+                regions[index] = new ConfigRegion(this);
             else
-            {
-                regions.Add(VfioRegion.Empty(index, rw));
-            }
+                regions[index] = VfioRegion.Empty(index, rw);
         }
         return regions;
     }

@@ -12,6 +12,10 @@ public sealed partial class VfioDevice
 
     private static VfioRegion?[] IndexRegions(VfioDeviceLayout layout)
     {
+        // A driver that declares its regions as an array in index order (mtty) shares it: one array less
+        // per device, which counts at thousands of devices.
+        if (layout.Regions is VfioRegion[] { Length: > 0 } declared && declared.Length >= layout.NumRegions && InIndexOrder(declared))
+            return declared;
         uint count = layout.NumRegions;
         foreach (var r in layout.Regions) count = Math.Max(count, r.Index + 1);
         var byIndex = new VfioRegion?[count];
@@ -21,6 +25,13 @@ public sealed partial class VfioDevice
             byIndex[r.Index] = r;
         }
         return byIndex;
+    }
+
+    private static bool InIndexOrder(VfioRegion[] regions)
+    {
+        for (int i = 0; i < regions.Length; i++)
+            if (regions[i].Index != (uint)i) return false;
+        return true;
     }
 
     /// <summary>VFIO_DEVICE_GET_INFO; <paramref name="argsz"/> is the caller's buffer size.</summary>
