@@ -5,9 +5,10 @@ namespace Umdev.Vfio;
 
 /// <summary>
 /// A registered VFIO device (the kernel's <c>struct vfio_device</c>): a vendor's ops under a device name
-/// (an mdev driver registers one per mdev and keeps it as the mdev's driver data), counts opens (calling <see cref="IVfioDeviceOps.OpenDevice"/> on the first and
-/// <see cref="IVfioDeviceOps.CloseDevice"/> on the last) and does what every driver needs once: the
-/// info queries, region bounds and the freeze policy, SET_IRQS.
+/// (an mdev driver registers one per mdev and keeps it as the mdev's driver data). It counts opens
+/// (calling <see cref="IVfioDeviceOps.OpenDevice"/> on the first and <see cref="IVfioDeviceOps.CloseDevice"/>
+/// on the last) and does what every driver needs once: the info queries, region bounds and the freeze
+/// policy, SET_IRQS.
 /// </summary>
 public sealed partial class VfioDevice
 {
@@ -34,6 +35,7 @@ public sealed partial class VfioDevice
 
     /// <summary>The device's name (an mdev's UUID).</summary>
     public string Name { get; }
+
     /// <summary>The driver's side of the device.</summary>
     public IVfioDeviceOps Ops { get; }
 
