@@ -57,7 +57,9 @@ public static class LspciCommand
         var bars = new List<PciBar>();
         for (uint i = 0; i <= VfioPci.Bar5RegionIndex; i++)
         {
-            ulong size = device.GetRegionInfo(i).Size;
+            var info = device.GetRegionInfo(i);
+            info.MmapHandle?.Dispose(); // a mappable region's descriptor is the caller's; only the size is needed
+            ulong size = info.Size;
             if (size == 0) continue; // also the upper half of a 64-bit BAR
             uint raw = BinaryPrimitives.ReadUInt32LittleEndian(config.AsSpan(PciRegisters.Bar0 + 4 * (int)i));
             bool io = (raw & PciRegisters.BarIoSpace) != 0;

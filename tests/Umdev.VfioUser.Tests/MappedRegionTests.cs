@@ -1,6 +1,7 @@
 using Umdev.Interop;
 using Umdev.Vfio;
 using Umdev.VfioUser.Client;
+using Umdev.VfioUser.Protocol;
 
 namespace Umdev.VfioUser.Tests;
 
@@ -80,5 +81,16 @@ public class MappedRegionTests
         tracker.Take(1, page);
         c.WriteRegion(4, 10, new byte[] { 1 });         // page 0, as a region write: marked at once
         Assert.Equal(0, tracker.NextPending());
+    }
+
+    [Fact]
+    public void Region_queries_of_a_memory_region_leave_no_descriptor_open_in_the_server()
+    {
+        using var f = new ServerFixture();
+        using var c = f.Negotiated();
+        int before = Directory.GetFiles("/proc/self/fd").Length;
+        for (int i = 0; i < 200; i++)
+            using (var r = c.Call(VfioUserCommand.DeviceGetRegionIoFds, RawClient.U32s(16, 0, 4, 0))) Assert.False(r.Header.IsError);
+        Assert.InRange(Directory.GetFiles("/proc/self/fd").Length - before, int.MinValue, 20);
     }
 }

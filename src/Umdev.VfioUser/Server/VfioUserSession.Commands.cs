@@ -142,7 +142,7 @@ public sealed partial class VfioUserSession
     {
         var r = Info16.Parse(p, "GET_REGION_IO_FDS");
         if (r.Argsz < Info16.Length || r.Flags != 0) ThrowHelper.Throw(Errno.EINVAL, "bad GET_REGION_IO_FDS");
-        File.GetRegionInfo(r.A, VfioRegionInfo.MinArgsz); // the index must exist
+        File.Device.GetRegionInfo(r.A, VfioRegionInfo.MinArgsz); // the index must exist (the model's info: no descriptor to close)
         // No ioeventfds/ioregionfds are offered: every access goes through REGION_READ/WRITE.
         return new Info16(Info16.Length, 0, r.A, 0).Write(reply);
     }
