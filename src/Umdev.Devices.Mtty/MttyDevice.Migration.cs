@@ -10,6 +10,9 @@ namespace Umdev.Devices.Mtty;
 /// </summary>
 internal sealed partial class MttyDevice : IVfioMigrationDriver
 {
+    /// <summary>Ports a migration record holds, whatever the type (the sample's stream format).</summary>
+    private const int PortSlots = 2;
+
     public VfioMigrationFlags MigrationFlags => VfioMigrationFlags.StopCopy | VfioMigrationFlags.P2P | VfioMigrationFlags.PreCopy;
 
     public ulong GetStopCopySize() => (ulong)MttyMigrationFormat.StreamSize(NumPorts);

@@ -1,4 +1,3 @@
-using Umdev.Core;
 using Umdev.Vfio;
 
 namespace Umdev.Devices.Mtty;
@@ -10,18 +9,14 @@ namespace Umdev.Devices.Mtty;
 /// </summary>
 internal sealed partial class MttyDevice : IVfioDeviceOps
 {
-    /// <summary>Ports a migration record holds, whatever the type (the sample's stream format).</summary>
-    private const int PortSlots = 2;
-
     private readonly Lock _lock = new();
     private readonly MttyConfigSpace _config;
     private readonly MttyUartPort[] _ports;
     private readonly VfioInterrupts _irqs;
 
-    public MttyDevice(MdevDevice mdev, int numPorts, VfioIntxUnmask intxUnmask = VfioIntxUnmask.Pending)
+    public MttyDevice(int numPorts, VfioIntxUnmask intxUnmask = VfioIntxUnmask.Pending)
     {
         _irqs = new VfioInterrupts(VfioInterruptSpec.IntxAndMsi) { IntxUnmask = intxUnmask };
-        Mdev = mdev;
         NumPorts = numPorts;
         _config = new MttyConfigSpace(numPorts);
         _ports = new MttyUartPort[numPorts];
@@ -33,8 +28,6 @@ internal sealed partial class MttyDevice : IVfioDeviceOps
             IrqsNeedDeviceInfo = true, // the sample caches num_irqs from GET_INFO
         };
     }
-
-    public MdevDevice Mdev { get; }
 
     public int NumPorts { get; }
 

@@ -48,7 +48,7 @@ public sealed class MttyDriver : MdevDriver
         ReservePorts(ports);
         try
         {
-            mdev.DriverData = new VfioDevice(mdev.Name, new MttyDevice(mdev, ports, Options.IntxUnmask));
+            mdev.DriverData = new VfioDevice(mdev.Name, new MttyDevice(ports, Options.IntxUnmask));
         }
         catch
         {
