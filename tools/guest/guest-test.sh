@@ -11,6 +11,9 @@
 # Last, `umdev vm` as a person uses it, driven through tmux: setserial in the guest's shell, microcom on
 # ttyS1, typed text comes back through the card, poweroff ends the command with status 0.
 #
+# Then the checks of every other device, one file each in tools/guest/guest-test.d/ (sourced: they use check,
+# wait_for, write_attr, section, $sysfs, $sockets, $tmp and "${umdev[@]}" from here).
+#
 # Env: QEMU=...                 qemu-system-x86_64 >= 10.1 to use (else what tools/qemu/find-qemu.sh finds)
 #      UMDEV_GUEST_TEST=required  no QEMU found: build one (~15 min) instead of skipping
 #      UMDEV_GUEST_TEST=off       skip
@@ -192,4 +195,9 @@ vm_text=typed-through-the-card
 boot mtty-2 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001 2
 boot mtty-1 83b8f4f2-509f-382f-3c1e-e6bfe0fa1002 1
 vm 83b8f4f2-509f-382f-3c1e-e6bfe0fa1003
+# Each further device's checks live in a file of their own, run here in the same daemon with the helpers above.
+for part in "$here"/guest-test.d/*.sh; do
+  [ -e "$part" ] || continue
+  . "$part"
+done
 finish
