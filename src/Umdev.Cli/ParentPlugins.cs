@@ -1,4 +1,5 @@
 using Umdev.Core;
+using Umdev.Devices.Mbochs;
 using Umdev.Devices.Mtty;
 
 namespace Umdev.Cli;
@@ -9,7 +10,7 @@ namespace Umdev.Cli;
 /// </summary>
 public static class ParentPlugins
 {
-    public static IReadOnlyList<IMdevParentPlugin> All { get; } = [new MttyParentPlugin()];
+    public static IReadOnlyList<IMdevParentPlugin> All { get; } = [new MttyParentPlugin(), new MbochsParentPlugin()];
 
     public static IMdevParentPlugin Default => All[0];
 

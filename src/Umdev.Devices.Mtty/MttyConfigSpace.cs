@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Umdev.Vfio;
 using Umdev.Vfio.Pci;
 
 namespace Umdev.Devices.Mtty;
@@ -53,7 +54,7 @@ internal sealed class MttyConfigSpace
     /// </summary>
     public void Write(int offset, ReadOnlySpan<byte> data)
     {
-        foreach (var (at, piece, size) in new RegionAccessPieces((ulong)offset, data.Length))
+        foreach (var (at, piece, size) in new VfioAccessPieces((ulong)offset, data.Length))
             _space.Write((int)piece, data.Slice(at, size));
     }
 

@@ -95,7 +95,7 @@ internal sealed partial class MttyDevice : IVfioDeviceOps
     {
         lock (_lock)
         {
-            foreach (var (at, pos, size) in new RegionAccessPieces(offset, data.Length))
+            foreach (var (at, pos, size) in new VfioAccessPieces(offset, data.Length))
             {
                 var piece = data.Slice(at, size);
                 piece.Clear();
@@ -110,7 +110,7 @@ internal sealed partial class MttyDevice : IVfioDeviceOps
     {
         lock (_lock)
         {
-            foreach (var (at, pos, size) in new RegionAccessPieces(offset, data.Length))
+            foreach (var (at, pos, size) in new VfioAccessPieces(offset, data.Length))
                 RaiseEvents(port.Write((uint)pos, data[at]));
             UpdateLevel();
         }

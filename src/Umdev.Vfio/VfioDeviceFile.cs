@@ -40,6 +40,9 @@ public sealed class VfioDeviceFile : IVfioClientDevice, IVfioMigrationClient
 
     public int WriteRegion(uint index, ulong offset, ReadOnlySpan<byte> buffer) => Write(buffer, VfioPci.IndexToOffset(index) + offset);
 
+    /// <summary>VFIO_DEVICE_QUERY_GFX_PLANE of the primary plane (see <see cref="VfioDevice.QueryGfxPlane"/>).</summary>
+    public VfioGfxPlane QueryGfxPlane() => Device.QueryGfxPlane();
+
     /// <summary>VFIO_DEVICE_RESET; also forces the migration state back to RUNNING, ending any session.</summary>
     public void Reset()
     {
