@@ -13,6 +13,7 @@ public static class Program
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(LspciCommand.Create());
+        root.Subcommands.Add(ScreenshotCommand.Create());
         root.Subcommands.Add(MigrateCommand.Create());
         root.Subcommands.Add(VmCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Umdev.Core;
 using Umdev.Interop;
 using Umdev.Vfio;
+using Umdev.VfioUser.Display;
 using Umdev.VfioUser.Server;
 
 namespace Umdev.VfioUser;
@@ -32,11 +33,13 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
     public const string AttributeGroupName = "vfio-user";
     /// <summary>The attribute showing the device's socket path.</summary>
     public const string SocketAttributeName = "socket";
+    /// <summary>The attribute showing the device's display socket path (devices with a display only).</summary>
+    public const string DisplayAttributeName = "display";
 
     private readonly MdevCore _core;
     private readonly VfioUserServiceOptions _options;
     private readonly ILogger _logger;
-    private readonly ConcurrentDictionary<Guid, (VfioUserEndpoint Endpoint, MdevAttributeGroup Group)> _endpoints = new();
+    private readonly ConcurrentDictionary<Guid, (VfioUserEndpoint Endpoint, VfioDisplayEndpoint? Display, MdevAttributeGroup Group)> _endpoints = new();
     private readonly Lock _addLock = new();
     private bool _disposed;
 
@@ -62,6 +65,14 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
     public static string SocketPathFor(string socketDirectory, Guid uuid) =>
         Path.Combine(socketDirectory, MdevUuid.ToName(uuid) + ".sock");
 
+    /// <summary>
+    /// The display socket of a device whose ops have a display (<see cref="IVfioDisplay"/>):
+    /// <c>&lt;dir&gt;/&lt;uuid&gt;.display</c>, beside its vfio-user socket. <c>umdev screenshot</c> reads the
+    /// screen there while a VMM holds the vfio-user socket.
+    /// </summary>
+    public static string DisplaySocketPathFor(string socketDirectory, Guid uuid) =>
+        Path.Combine(socketDirectory, MdevUuid.ToName(uuid) + ".display");
+
     /// <summary>The endpoint serving a device, if any (tests and diagnostics).</summary>
     public VfioUserEndpoint? FindEndpoint(Guid uuid) => _endpoints.TryGetValue(uuid, out var e) ? e.Endpoint : null;
 
@@ -75,8 +86,16 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
             if (_disposed || mdev.DriverData is not VfioDevice device || _endpoints.ContainsKey(mdev.Uuid)) return;
             string path = SocketPathFor(SocketDirectory, mdev.Uuid);
             var endpoint = new VfioUserEndpoint(device, path, _options.Server, _logger);
-            var group = new MdevAttributeGroup(AttributeGroupName, [MdevAttribute.Text(SocketAttributeName, () => path + "\n")]);
-            _endpoints[mdev.Uuid] = (endpoint, group);
+            List<MdevAttribute> attributes = [MdevAttribute.Text(SocketAttributeName, () => path + "\n")];
+            VfioDisplayEndpoint? display = null;
+            if (device.HasDisplay)
+            {
+                string displayPath = DisplaySocketPathFor(SocketDirectory, mdev.Uuid);
+                display = new VfioDisplayEndpoint(device, displayPath, _logger);
+                attributes.Add(MdevAttribute.Text(DisplayAttributeName, () => displayPath + "\n"));
+            }
+            var group = new MdevAttributeGroup(AttributeGroupName, attributes);
+            _endpoints[mdev.Uuid] = (endpoint, display, group);
             mdev.AddAttributeGroup(group);
             LogServing(mdev.Name, path);
         }
@@ -107,6 +126,7 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
     {
         if (!_endpoints.TryRemove(mdev.Uuid, out var e)) return;
         mdev.RemoveAttributeGroup(e.Group);
+        e.Display?.Dispose();
         e.Endpoint.Dispose();
     }
 
@@ -120,6 +140,7 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
         {
             if (!_endpoints.TryRemove(uuid, out var e)) continue;
             _core.FindDevice(uuid)?.RemoveAttributeGroup(e.Group);
+            e.Display?.Dispose();
             e.Endpoint.Dispose();
         }
     }

@@ -8,4 +8,5 @@ public static class VfioUserLogEvents
     public const int SecondClientRefused = 402;
     public const int ClientClosed = 403;
     public const int DriverFailed = 404;
+    public const int DisplayRequestRefused = 405;
 }
