@@ -127,8 +127,8 @@ internal sealed partial class MbochsDevice : IVfioMigrationDriver
 
         public VfioPrecopyInfo GetPrecopyInfo()
         {
-            if (_passEnded) tracker.Scan();
-            _passEnded = false;
+            // Between passes the guest's drawing since the last one is what there is to tell.
+            if (tracker.NextPending() < 0) tracker.Scan();
             const ulong record = F.TagSize + F.PageSize;
             ulong header = _headerSent ? 0ul : F.HeaderSize;
             return new VfioPrecopyInfo(header + (ulong)tracker.UnsentPages * record + (ulong)(_filled - _read),

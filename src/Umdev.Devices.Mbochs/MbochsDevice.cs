@@ -41,7 +41,8 @@ internal sealed partial class MbochsDevice : IVfioDeviceOps, IVfioDisplay
         {
             NumRegions = NumRegions,
             Regions = DeclareRegions(),
-            Interrupts = new VfioInterrupts(VfioInterruptSpec.None), // every IRQ index has count 0
+            Interrupts = new VfioInterrupts(VfioInterruptSpec.None),
+            UndeclaredIrqsHaveCountZero = true, // the sample reports count 0 for each of the 5 indexes
         };
     }
 

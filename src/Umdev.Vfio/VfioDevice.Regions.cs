@@ -55,6 +55,7 @@ public sealed partial class VfioDevice
     public VfioIrqInfo GetIrqInfo(uint index, uint argsz)
     {
         if (argsz < VfioIrqInfo.MinArgsz || index >= NumIrqs) ThrowHelper.Throw(Errno.EINVAL, $"no IRQ info for index {index}");
+        if (Layout.UndeclaredIrqsHaveCountZero && !Interrupts.Declares(index)) return new VfioIrqInfo(index, VfioIrqInfoFlags.None, 0);
         return Interrupts.GetInfo(index);
     }
 

@@ -20,4 +20,11 @@ public sealed record VfioDeviceLayout
     /// GET_INFO: before the first GET_INFO every GET_IRQ_INFO and SET_IRQS fails with EINVAL.
     /// </summary>
     public bool IrqsNeedDeviceInfo { get; init; }
+
+    /// <summary>
+    /// GET_IRQ_INFO of an index below <see cref="VfioPci.NumIrqs"/> that <see cref="Interrupts"/> does not
+    /// declare reports count 0 and no flags (mbochs, whose every index has count 0) instead of EINVAL (mtty).
+    /// SET_IRQS on it still fails with ENOTTY.
+    /// </summary>
+    public bool UndeclaredIrqsHaveCountZero { get; init; }
 }

@@ -55,6 +55,9 @@ public sealed class VfioInterrupts
         }
     }
 
+    /// <summary>Whether <paramref name="index"/> has at least one vector.</summary>
+    public bool Declares(uint index) => index < VfioPci.NumIrqs && Spec.VectorsOf(index) > 0;
+
     /// <summary>GET_IRQ_INFO of a declared index; EINVAL for any other.</summary>
     public VfioIrqInfo GetInfo(uint index)
     {
