@@ -32,7 +32,7 @@ public static partial class DemoCommand
 
     public static Command Create()
     {
-        var command = new Command("demo", "Replay the kernel's mtty walkthrough end to end; exits non-zero if any check fails");
+        var command = new Command("demo", "Replay the kernel's mtty walkthrough end to end, then show an mbochs display; exits non-zero if any check fails");
         command.SetAction(_ => Run(Console.Out));
         return command;
     }
@@ -109,6 +109,7 @@ public static partial class DemoCommand
         string restored = sysfs.TypeAttribute("mtty-2", "available_instances");
         report.Line(restored);
         report.Equal("12", restored, "mtty-2 available_instances restored to 12");
+        DemoDisplay.Walkthrough(report, core, socketDir);
         Directory.Delete(socketDir);
     }
 

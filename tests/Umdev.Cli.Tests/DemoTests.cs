@@ -25,5 +25,8 @@ public class DemoTests
         Assert.Contains("├── iommu_group -> ../../../../../kernel/iommu_groups/0", text);
         Assert.Contains("sample_mdev_dev  \"This is MDEV 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001\"", text);
         Assert.Contains("[ok] device served on its own vfio-user socket", text);
+        Assert.Contains("[ok] the scanout, read while the guest holds the device, equals its test pattern pixel for pixel", text);
+        Assert.Contains($"screenshot saved to {DemoDisplay.ScreenshotPath}", text);
+        Assert.True(File.Exists(DemoDisplay.ScreenshotPath));
     }
 }
