@@ -16,6 +16,7 @@ public sealed class RepositoryTools
 
     public string RunGuest => Path.Combine(Root, "tools/guest/run-guest.sh");
     public string FindQemu => Path.Combine(Root, "tools/qemu/find-qemu.sh");
+    public string BenchMbochs => Path.Combine(Root, "tools/guest/bench-mbochs.sh");
 
     /// <summary>The checkout above <paramref name="start"/> (default: this binary's directory), or null.</summary>
     public static RepositoryTools? Find(string? start = null)
