@@ -9,7 +9,7 @@ namespace Umdev.VfioUser.Display;
 /// umdev's display socket request (8 bytes, little-endian): magic <c>UMDQ</c> u32 @0, version u16 @4
 /// (1), command u16 @6 (1: query the primary plane). Anything else is refused.
 /// </summary>
-public readonly ref struct DisplayRequest
+public static class DisplayRequest
 {
     public const int Length = 8;
     public const uint Magic = 0x51444D55; // "UMDQ"

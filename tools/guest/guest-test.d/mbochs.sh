@@ -117,11 +117,14 @@ mbochs_wait_marker() {
 
 mbochs_boot() {
   local uuid=$mbochs_uuid type=mbochs-small log rc guest shot card lspci failed0=$failed
-  local sock=$sockets/$uuid.sock
+  local sock display
   echo "guest test: $type, device $uuid"
   check "$type: create through $mbochs_parent/mdev_supported_types/$type/create" \
     write_attr "$mbochs_parent/mdev_supported_types/$type/create" "$uuid"
-  check "$type: vfio-user socket and display socket appear" wait_for "$sockets/$uuid.display"
+  # The daemon names both sockets in the device's directory (their paths are its to choose).
+  check "$type: the device shows its vfio-user and display sockets" wait_for "$mbochs_parent/$uuid/vfio-user/display"
+  sock=$(cat "$mbochs_parent/$uuid/vfio-user/socket") display=$(cat "$mbochs_parent/$uuid/vfio-user/display")
+  check "$type: both sockets exist ($sock, $display)" eval '[ -S "$sock" ] && [ -S "$display" ]'
   check "$type: umdev screenshot before the guest: a clear error, exit status 1" \
     eval '! "${umdev[@]}" screenshot "$uuid" -o "$tmp/none.png" --sockets "$sockets" 2>"$tmp/none.err" && grep -q "disabled or its mode is invalid" "$tmp/none.err"'
 
