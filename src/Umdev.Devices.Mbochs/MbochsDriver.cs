@@ -1,5 +1,4 @@
 using Umdev.Core;
-using Umdev.Interop;
 using Umdev.Vfio;
 
 namespace Umdev.Devices.Mbochs;
@@ -10,14 +9,13 @@ namespace Umdev.Devices.Mbochs;
 /// </summary>
 public sealed class MbochsDriver : MdevDriver
 {
-    private int _availableMb;
+    private readonly MdevCapacity _memoryMb;
 
     /// <summary>A driver whose pool holds <see cref="MbochsOptions.MemoryMb"/> megabytes.</summary>
     public MbochsDriver(MbochsOptions options)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(options.MemoryMb);
         Options = options;
-        _availableMb = options.MemoryMb;
+        _memoryMb = new MdevCapacity(options.MemoryMb);
         // The sample's parent: device "mbochs" of class "mbochs", no vendor attributes of its own.
         ParentSpec = new MdevParentSpec("mbochs", "devices/virtual/mbochs/mbochs", "mbochs", "mbochs",
             [.. MbochsType.All.Select(t => t.Spec)]);
@@ -33,7 +31,7 @@ public sealed class MbochsDriver : MdevDriver
     public MdevParentSpec ParentSpec { get; }
 
     /// <summary>Megabytes of the pool not held by any device.</summary>
-    public int AvailableMb => Volatile.Read(ref _availableMb);
+    public int AvailableMb => _memoryMb.Available;
 
     /// <summary>The mbochs type of an mdev type of this parent.</summary>
     public static MbochsType TypeOf(MdevType type) => MbochsType.All.First(t => t.Spec == type.Spec);
@@ -48,14 +46,14 @@ public sealed class MbochsDriver : MdevDriver
     public override void Probe(MdevDevice mdev)
     {
         var type = TypeOf(mdev.Type);
-        Reserve(type.MemoryMb);
+        _memoryMb.Take(type.MemoryMb, "MB of mbochs memory");
         try
         {
             mdev.DriverData = new VfioDevice(mdev.Name, new MbochsDevice(type));
         }
         catch
         {
-            Interlocked.Add(ref _availableMb, type.MemoryMb);
+            _memoryMb.Give(type.MemoryMb);
             throw;
         }
     }
@@ -66,7 +64,7 @@ public sealed class MbochsDriver : MdevDriver
         if (mdev.DriverData is not VfioDevice { Ops: MbochsDevice device } vfio) return;
         vfio.Unregister();
         mdev.DriverData = null;
-        Interlocked.Add(ref _availableMb, device.Type.MemoryMb);
+        _memoryMb.Give(device.Type.MemoryMb);
     }
 
     /// <summary>The sample's <c>vendor/memory</c> file of each device.</summary>
@@ -74,18 +72,5 @@ public sealed class MbochsDriver : MdevDriver
     {
         int mb = TypeOf(mdev.Type).MemoryMb;
         return [new MdevAttributeGroup("vendor", [MdevAttribute.Text("memory", () => $"{mb} MB\n")])];
-    }
-
-    /// <summary>Takes the memory atomically, as the kernel's compare-and-swap loop; ENOSPC when too little is left.</summary>
-    private void Reserve(int mb)
-    {
-        int available = Volatile.Read(ref _availableMb);
-        while (true)
-        {
-            if (available < mb) ThrowHelper.Throw(Errno.ENOSPC, $"only {available} MB of mbochs memory left");
-            int seen = Interlocked.CompareExchange(ref _availableMb, available - mb, available);
-            if (seen == available) return;
-            available = seen;
-        }
     }
 }

@@ -1,5 +1,4 @@
 using Umdev.Core;
-using Umdev.Interop;
 using Umdev.Vfio;
 
 namespace Umdev.Devices.Mtty;
@@ -13,13 +12,12 @@ public sealed class MttyDriver : MdevDriver
     public static readonly MdevTypeSpec SinglePortType = new("1", "Single port serial", VfioPci.DeviceApi);
     public static readonly MdevTypeSpec DualPortType = new("2", "Dual port serial", VfioPci.DeviceApi);
 
-    private int _availablePorts;
+    private readonly MdevCapacity _ports;
 
     public MttyDriver(MttyOptions options)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(options.Ports);
         Options = options;
-        _availablePorts = options.Ports;
+        _ports = new MdevCapacity(options.Ports);
         ParentSpec = new MdevParentSpec("mtty", "devices/virtual/mtty/mtty", "mtty", "mtty", [SinglePortType, DualPortType])
         {
             AttributeGroups =
@@ -36,7 +34,7 @@ public sealed class MttyDriver : MdevDriver
     public MdevParentSpec ParentSpec { get; }
 
     /// <summary>Ports of the pool not held by any device.</summary>
-    public int AvailablePorts => Volatile.Read(ref _availablePorts);
+    public int AvailablePorts => _ports.Available;
 
     public static int PortsOf(MdevType type) => type.Spec == DualPortType ? 2 : 1;
 
@@ -45,14 +43,14 @@ public sealed class MttyDriver : MdevDriver
     public override void Probe(MdevDevice mdev)
     {
         int ports = PortsOf(mdev.Type);
-        ReservePorts(ports);
+        _ports.Take(ports, "mtty ports");
         try
         {
             mdev.DriverData = new VfioDevice(mdev.Name, new MttyDevice(ports, Options.IntxUnmask));
         }
         catch
         {
-            Interlocked.Add(ref _availablePorts, ports);
+            _ports.Give(ports);
             throw;
         }
     }
@@ -62,22 +60,9 @@ public sealed class MttyDriver : MdevDriver
         if (mdev.DriverData is not VfioDevice { Ops: MttyDevice device } vfio) return;
         vfio.Unregister();
         mdev.DriverData = null;
-        Interlocked.Add(ref _availablePorts, device.NumPorts);
+        _ports.Give(device.NumPorts);
     }
 
     public override IReadOnlyList<MdevAttributeGroup> GetDeviceAttributeGroups(MdevDevice mdev) =>
         [new MdevAttributeGroup("vendor", [MdevAttribute.Text("sample_mdev_dev", () => $"This is MDEV {mdev.Name}\n")])];
-
-    /// <summary>Takes the ports atomically, as the kernel's compare-and-swap loop; ENOSPC when too few are left.</summary>
-    private void ReservePorts(int ports)
-    {
-        int available = Volatile.Read(ref _availablePorts);
-        while (true)
-        {
-            if (available < ports) ThrowHelper.Throw(Errno.ENOSPC, $"only {available} mtty ports left");
-            int seen = Interlocked.CompareExchange(ref _availablePorts, available - ports, available);
-            if (seen == available) return;
-            available = seen;
-        }
-    }
 }
