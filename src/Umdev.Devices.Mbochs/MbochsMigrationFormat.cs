@@ -3,10 +3,10 @@ using System.Buffers.Binary;
 namespace Umdev.Devices.Mbochs;
 
 /// <summary>
-/// mbochs's migration stream (the sample has none; umdev's own): a 16-byte header (magic, version, the
-/// type's megabytes), then page records (u64 page number, the page's 4096 bytes) in any order and number,
-/// then one end record: u64 <see cref="EndTag"/> and the registers (<see cref="RegistersSize"/> bytes:
-/// the 11 DISPI registers, 2 bytes of padding, config space, EDID state).
+/// mbochs's migration stream (the sample has none; umdev's own), the model's paged-memory stream
+/// (<see cref="Umdev.Vfio.Migration.VfioPagedMemoryStream"/>): a 16-byte header (magic, version, the type's
+/// megabytes), page records of 4096 bytes, then the end record with the registers (<see cref="RegistersSize"/>
+/// bytes: the 11 DISPI registers, 2 bytes of padding, config space, EDID state).
 /// </summary>
 internal static class MbochsMigrationFormat
 {
@@ -14,8 +14,6 @@ internal static class MbochsMigrationFormat
     public const uint Version = 1;
     public const int HeaderSize = 16;
     public const int PageSize = 4096;
-    public const int TagSize = 8;
-    public const ulong EndTag = ulong.MaxValue;
     public const int DispiSize = Dispi.Count * 2 + 2;
     public const int RegistersSize = DispiSize + MbochsConfigSpace.Size + MbochsEdid.StateSize;
 
@@ -30,8 +28,4 @@ internal static class MbochsMigrationFormat
         BinaryPrimitives.ReadUInt64LittleEndian(header) == Magic &&
         BinaryPrimitives.ReadUInt32LittleEndian(header[8..]) == Version &&
         BinaryPrimitives.ReadUInt32LittleEndian(header[12..]) == (uint)memoryMb;
-
-    /// <summary>Bytes of a STOP_COPY stream that sends every page once.</summary>
-    public static ulong StreamSize(ulong memorySize) =>
-        HeaderSize + memorySize / PageSize * (TagSize + PageSize) + TagSize + RegistersSize;
 }
