@@ -54,7 +54,7 @@ public static class ScreenshotCommand
             error.WriteLine($"umdev screenshot: {uuidText}: {e.Message}");
             return 1;
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             error.WriteLine($"umdev screenshot: {outputPath}: {e.Message}");
             return 1;

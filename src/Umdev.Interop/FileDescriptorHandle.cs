@@ -51,6 +51,26 @@ public class FileDescriptorHandle : SafeHandleZeroOrMinusOneIsInvalid
         }
     }
 
+    /// <summary>
+    /// A new, read-only open of the same file (through <c>/proc/self/fd</c>): what to hand a reader that must
+    /// not write, e.g. the memory of a display a screenshot maps.
+    /// </summary>
+    public FileDescriptorHandle ReopenReadOnly()
+    {
+        bool added = false;
+        DangerousAddRef(ref added);
+        try
+        {
+            int fd = Libc.Open($"/proc/self/fd/{Fd}", Libc.O_RDONLY | Libc.O_CLOEXEC);
+            if (fd < 0) ThrowHelper.ThrowLastError("open /proc/self/fd");
+            return new FileDescriptorHandle(fd);
+        }
+        finally
+        {
+            if (added) DangerousRelease();
+        }
+    }
+
     protected override bool ReleaseHandle() => Libc.Close((int)handle) == 0;
 
     /// <summary>Waits until the descriptor is readable; false on timeout.</summary>

@@ -27,14 +27,15 @@ public sealed partial class VfioDevice
 
     /// <summary>
     /// The memory of the region holding <paramref name="plane"/> (a plane <see cref="QueryGfxPlane"/> gave):
-    /// a descriptor the caller owns and maps read-only. ENODEV once the device is unregistered.
+    /// a read-only descriptor the caller owns, so whoever it is handed to can look but never draw. ENODEV once
+    /// the device is unregistered.
     /// </summary>
-    public FileDescriptorHandle DuplicatePlaneMemory(in VfioGfxPlane plane)
+    public FileDescriptorHandle OpenPlaneMemory(in VfioGfxPlane plane)
     {
         if (_regions[plane.RegionIndex] is not VfioMemoryRegion region) return ThrowHelper.Throw<FileDescriptorHandle>(Errno.EINVAL, "not a memory region");
         try
         {
-            return region.MemoryHandle.Duplicate();
+            return region.MemoryHandle.ReopenReadOnly();
         }
         catch (ObjectDisposedException)
         {

@@ -91,8 +91,16 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
             if (device.HasDisplay)
             {
                 string displayPath = DisplaySocketPathFor(SocketDirectory, mdev.Uuid);
-                display = new VfioDisplayEndpoint(device, displayPath, _logger);
-                attributes.Add(MdevAttribute.Text(DisplayAttributeName, () => displayPath + "\n"));
+                try
+                {
+                    display = new VfioDisplayEndpoint(device, displayPath, _logger);
+                    attributes.Add(MdevAttribute.Text(DisplayAttributeName, () => displayPath + "\n"));
+                }
+                catch (ErrnoException e)
+                {
+                    // The device still serves VMMs; only screenshots are unavailable (e.g. a path past sun_path).
+                    LogNoDisplay(mdev.Name, displayPath, e.Message);
+                }
             }
             var group = new MdevAttributeGroup(AttributeGroupName, attributes);
             _endpoints[mdev.Uuid] = (endpoint, display, group);
@@ -144,6 +152,9 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
             e.Endpoint.Dispose();
         }
     }
+
+    [LoggerMessage(EventId = VfioUserLogEvents.DisplayUnavailable, Level = LogLevel.Warning, Message = "vfio-user: {Device} served without its display socket {Path}: {Reason}")]
+    private partial void LogNoDisplay(string device, string path, string reason);
 
     [LoggerMessage(EventId = VfioUserLogEvents.Serving, Level = LogLevel.Information, Message = "vfio-user: serving {Device} at {Path}")]
     private partial void LogServing(string device, string path);

@@ -9,4 +9,5 @@ public static class VfioUserLogEvents
     public const int ClientClosed = 403;
     public const int DriverFailed = 404;
     public const int DisplayRequestRefused = 405;
+    public const int DisplayUnavailable = 406;
 }

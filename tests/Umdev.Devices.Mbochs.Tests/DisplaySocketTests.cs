@@ -136,4 +136,26 @@ public sealed class DisplaySocketTests : IDisposable
         }
         Assert.Equal(Errno.ENODATA, Assert.Throws<ErrnoException>(() => VfioDisplayClient.Capture(path)).Errno);
     }
+
+    [Fact]
+    public void TheMemoryHandedOutIsReadOnly()
+    {
+        var mdev = CreateDisplay();
+        using var vmm = AttachAndDraw(VfioUserService.SocketPathFor(_dir, mdev.Uuid), 64, 64);
+        using var socket = UnixSocket.Connect(VfioUserService.DisplaySocketPathFor(_dir, mdev.Uuid));
+        var request = new byte[DisplayRequest.Length];
+        DisplayRequest.Write(request);
+        socket.Send(request);
+        var fds = new List<FileDescriptorHandle>();
+        var reply = new byte[DisplayReply.Length];
+        int n = 0, r;
+        while ((r = socket.Receive(reply.AsSpan(n), fds, out _)) > 0) n += r;
+        var fd = Assert.Single(fds);
+        using (fd)
+        {
+            Assert.Equal(Errno.EACCES, Assert.Throws<ErrnoException>(() => MemoryMapping.Map(fd, 0, 4096, writable: true)).Errno);
+            using var view = MemoryMapping.Map(fd, 0, 4096, writable: false);
+            Assert.Equal(Pattern(1, 0), BinaryPrimitives.ReadUInt32LittleEndian(view.Span(4, 4)));
+        }
+    }
 }

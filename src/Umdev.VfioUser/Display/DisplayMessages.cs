@@ -37,7 +37,7 @@ public static class DisplayRequest
 /// The reply (48 bytes, little-endian): magic <c>UMDR</c> u32 @0, errno u32 @4 (0: success), then the plane:
 /// drm_format @8, width @12, height @16, stride @20, region_index @24, reserved @28 (0), offset u64 @32, and
 /// the size of the memory u64 @40. With errno 0 and a format set, exactly one descriptor (the region's
-/// memory, mapped read-only from 0) travels with the reply; otherwise none.
+/// memory, opened read-only, mapped from 0) travels with the reply; otherwise none.
 /// </summary>
 public readonly ref struct DisplayReply
 {

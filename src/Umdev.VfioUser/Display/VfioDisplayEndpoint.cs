@@ -85,7 +85,7 @@ public sealed partial class VfioDisplayEndpoint : IDisposable
         try
         {
             var plane = _device.QueryGfxPlane();
-            if (plane.IsEnabled) memory = _device.DuplicatePlaneMemory(plane);
+            if (plane.IsEnabled) memory = _device.OpenPlaneMemory(plane);
             new DisplayReply(0, plane, memory is null ? 0 : (ulong)memory.GetRegularFileSize()).Write(reply);
         }
         catch (ErrnoException e)
