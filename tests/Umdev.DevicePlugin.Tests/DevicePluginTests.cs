@@ -45,9 +45,8 @@ public sealed class DevicePluginTests
         await using var node = await Node.StartAsync();
         var response = await node.Kubelet.AdmitAsync("pod-a", Mtty2);
         var mount = response.Mounts[0];
-        string inContainer = response.Envs["UMDEV_MTTY_2_SOCKETS"];
-        // The container sees host_path at container_path: the same socket, reached from the host side.
-        string socket = Path.Combine(mount.HostPath, Path.GetRelativePath(mount.ContainerPath, inContainer));
+        using var container = new ContainerMount(mount.HostPath);
+        string socket = Path.Combine(container.Path, Path.GetRelativePath(mount.ContainerPath, response.Envs["UMDEV_MTTY_2_SOCKETS"]));
         using var client = VfioUserClient.Connect(socket);
         Span<byte> id = stackalloc byte[4];
         Assert.Equal(4, client.ReadRegion(VfioPci.ConfigRegionIndex, 0, id));
@@ -129,6 +128,7 @@ public sealed class DevicePluginTests
         var uuid = UuidOf(response);
         string slot = node.Kubelet.HeldBy("pod-a")[0];
         var plugin = node.Kubelet.Find(Mtty2)!;
+        using var container = new ContainerMount(response.Mounts[0].HostPath);
         node.KillDaemon();
         await TestKubelet.WaitForAsync(() => plugin.Devices.All(d => d.Health == "Unhealthy"), "every slot Unhealthy");
         Assert.Equal(0, node.Kubelet.Capacity(Mtty2));
@@ -140,8 +140,10 @@ public sealed class DevicePluginTests
         node.RestartDaemon();
         await TestKubelet.WaitForAsync(() => plugin.Devices.All(d => d.Health == "Healthy"), "every slot Healthy again");
         Assert.True(Directory.Exists(node.DevicePath(uuid)), "the held device was made again with its UUID");
-        // The pod's folder mount still shows the socket: the folder outlived the daemon, the new socket is in it.
-        using var client = VfioUserClient.Connect(Path.Combine(response.Mounts[0].HostPath, "vfio-user.sock"));
+        // The pod's folder mount shows the new daemon's socket: the folder outlived the daemon, the socket is bound in it again.
+        using var client = VfioUserClient.Connect(Path.Combine(container.Path, "vfio-user.sock"));
+        Span<byte> id = stackalloc byte[2];
+        Assert.Equal(2, client.ReadRegion(VfioPci.ConfigRegionIndex, 0, id));
         Assert.Equal(slot, node.Kubelet.HeldBy("pod-a")[0]);
     }
 
