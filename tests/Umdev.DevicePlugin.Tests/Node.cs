@@ -61,10 +61,9 @@ public sealed class Node : IAsyncDisposable
     /// <summary>Kills the daemon (SIGKILL: nothing is cleaned up, its mount stops answering).</summary>
     public void KillDaemon() => Daemon.Kill();
 
-    /// <summary>A new daemon where the killed one served: same mount point, same socket directory.</summary>
+    /// <summary>A new daemon where the killed one served: same mount point (it replaces the dead mount itself), same socket directory.</summary>
     public void RestartDaemon()
     {
-        Umdev.Interop.MountTable.DetachUnmount(Daemon.Dir);
         _killed.Add(Daemon);
         Daemon = Daemon.StartOn(Daemon.Dir, Daemon.SocketDir);
     }
