@@ -97,8 +97,7 @@ public sealed partial class DevicePluginHost : IAsyncDisposable
             {
                 LogRegisterFailed(resource.Name, e.Status.Detail);
                 await endpoint.DisposeAsync().ConfigureAwait(false);
-                _kubeletSocketTime = default; // try again next poll
-                continue;
+                continue; // no endpoint: tried again next poll
             }
             _resources[type] = (resource, endpoint);
             LogRegistered(resource.Name, endpoint.SocketPath);
@@ -113,18 +112,18 @@ public sealed partial class DevicePluginHost : IAsyncDisposable
         _resources.Clear();
     }
 
-    [LoggerMessage(EventId = 1301, Level = LogLevel.Information, Message = "device-plugin: mdev type {Type} offered as {Resource}")]
+    [LoggerMessage(EventId = 701, Level = LogLevel.Information, Message = "device-plugin: mdev type {Type} offered as {Resource}")]
     private partial void LogFound(string type, string resource);
 
-    [LoggerMessage(EventId = 1302, Level = LogLevel.Information, Message = "device-plugin: {Resource} registered with kubelet, serving at {Socket}")]
+    [LoggerMessage(EventId = 702, Level = LogLevel.Information, Message = "device-plugin: {Resource} registered with kubelet, serving at {Socket}")]
     private partial void LogRegistered(string resource, string socket);
 
-    [LoggerMessage(EventId = 1303, Level = LogLevel.Warning, Message = "device-plugin: kubelet refused {Resource}: {Detail}")]
+    [LoggerMessage(EventId = 703, Level = LogLevel.Warning, Message = "device-plugin: kubelet refused {Resource}: {Detail}")]
     private partial void LogRegisterFailed(string resource, string detail);
 
-    [LoggerMessage(EventId = 1304, Level = LogLevel.Information, Message = "device-plugin: {Resource}: no pod holds {Slots}; their devices were removed")]
+    [LoggerMessage(EventId = 704, Level = LogLevel.Information, Message = "device-plugin: {Resource}: no pod holds {Slots}; their devices were removed")]
     private partial void LogFreed(string resource, string slots);
 
-    [LoggerMessage(EventId = 1305, Level = LogLevel.Warning, Message = "device-plugin: PodResources at {Socket} did not answer; nothing freed")]
+    [LoggerMessage(EventId = 705, Level = LogLevel.Warning, Message = "device-plugin: PodResources at {Socket} did not answer; nothing freed")]
     private partial void LogNoPodResources(string socket);
 }
