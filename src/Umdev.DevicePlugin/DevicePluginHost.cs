@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 
@@ -17,7 +18,8 @@ public sealed partial class DevicePluginHost : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly MdevTree _tree;
     private readonly SlotAssignments _state;
-    private readonly Dictionary<string, (MdevResource Resource, PluginEndpoint? Endpoint)> _resources = new(StringComparer.Ordinal);
+    // Written by the poll loop only; read by the reconcile too, which a caller may run beside it.
+    private readonly ConcurrentDictionary<string, (MdevResource Resource, PluginEndpoint? Endpoint)> _resources = new(StringComparer.Ordinal);
     private DateTime _kubeletSocketTime;
     private DateTime _lastReconcile = DateTime.UtcNow;
 
@@ -39,7 +41,11 @@ public sealed partial class DevicePluginHost : IAsyncDisposable
     {
         while (!cancel.IsCancellationRequested)
         {
-            await PollAsync(cancel).ConfigureAwait(false);
+            try { await PollAsync(cancel).ConfigureAwait(false); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or RpcException or InvalidOperationException)
+            {
+                LogPollFailed(e.Message); // the next poll starts over: a kubelet folder or tree that comes back is picked up
+            }
             try { await Task.Delay(_settings.Poll, cancel).ConfigureAwait(false); }
             catch (OperationCanceledException) { }
         }
@@ -123,6 +129,9 @@ public sealed partial class DevicePluginHost : IAsyncDisposable
 
     [LoggerMessage(EventId = 704, Level = LogLevel.Information, Message = "device-plugin: {Resource}: no pod holds {Slots}; their devices were removed")]
     private partial void LogFreed(string resource, string slots);
+
+    [LoggerMessage(EventId = 706, Level = LogLevel.Warning, Message = "device-plugin: poll failed: {Message}")]
+    private partial void LogPollFailed(string message);
 
     [LoggerMessage(EventId = 705, Level = LogLevel.Warning, Message = "device-plugin: PodResources at {Socket} did not answer; nothing freed")]
     private partial void LogNoPodResources(string socket);

@@ -66,11 +66,12 @@ public sealed class MdevTree(string sysfs)
     /// </summary>
     public string? SocketOf(Guid uuid)
     {
-        string shown;
-        try { shown = File.ReadAllText(Path.Combine(DevicePath(uuid), "vfio-user", "socket")).Trim(); }
-        catch (IOException) { return null; }
-        var target = File.ResolveLinkTarget(shown, returnFinalTarget: true);
-        return target?.FullName ?? shown;
+        try
+        {
+            string shown = File.ReadAllText(Path.Combine(DevicePath(uuid), "vfio-user", "socket")).Trim();
+            return File.ResolveLinkTarget(shown, returnFinalTarget: true)?.FullName ?? shown;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
     }
 
     /// <summary>The lower-case text form the tree uses for a UUID.</summary>
