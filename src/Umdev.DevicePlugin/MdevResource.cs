@@ -53,9 +53,11 @@ public sealed class MdevResource
     public Task Changed { get { lock (_lock) return _changed.Task; } }
 
     /// <summary>
-    /// Reads the tree again: slot count per parent (available instances plus the slots holding a device, never
-    /// shrinking below a held slot), health (the tree answers; a held slot's device and socket exist), and
-    /// re-creates, with its recorded UUID, a held device a restarted daemon no longer has.
+    /// Reads the tree again and re-derives the list: slots per parent (the most it has offered: available
+    /// instances plus the slots holding a device, so IDs never vanish from kubelet's view), health (the tree
+    /// answers and the type is there; a held slot's device and socket exist; of the free slots, as many as
+    /// the type has instances available, lowest first — the rest are Unhealthy while other devices use the
+    /// room), and re-creates, with its recorded UUID, a held device a restarted daemon no longer has.
     /// </summary>
     public void Refresh()
     {
@@ -65,22 +67,29 @@ public sealed class MdevResource
             var types = TypesOnParents();
             foreach (var (slot, uuid) in held)
                 if (types.TryGetValue(ParentOf(slot), out var type) && !_tree.Exists(uuid)) Restore(type, uuid);
+            var freeRoom = new Dictionary<string, int>(StringComparer.Ordinal);
             foreach (var (parent, type) in types)
             {
-                int? available = MdevTree.AvailableInstances(type);
-                if (available is null) continue;
+                if (MdevTree.AvailableInstances(type) is not { } available) continue;
                 int heldHere = held.Count(h => ParentOf(h.Key) == parent && _tree.Exists(h.Value));
-                _slotsPerParent[parent] = available.Value + heldHere;
+                _slotsPerParent[parent] = Math.Max(_slotsPerParent.GetValueOrDefault(parent), available + heldHere);
+                freeRoom[parent] = available;
             }
-            var devices = new List<Device>();
-            var ids = new SortedSet<string>(StringComparer.Ordinal);
+            var ids = new HashSet<string>(held.Keys, StringComparer.Ordinal);
             foreach (var (parent, count) in _slotsPerParent)
                 for (int i = 0; i < count; i++) ids.Add(SlotId(parent, i));
-            ids.UnionWith(held.Keys);
-            foreach (string id in ids)
+            var devices = new List<Device>();
+            foreach (string id in ids.OrderBy(ParentOf, StringComparer.Ordinal).ThenBy(IndexOf))
             {
-                bool healthy = types.ContainsKey(ParentOf(id))
-                    && (!held.TryGetValue(id, out var uuid) || _tree.SocketOf(uuid) is { } socket && File.Exists(socket));
+                string parent = ParentOf(id);
+                bool healthy;
+                if (held.TryGetValue(id, out var uuid)) healthy = types.ContainsKey(parent) && _tree.SocketOf(uuid) is { } socket && File.Exists(socket);
+                else if (freeRoom.GetValueOrDefault(parent) > 0)
+                {
+                    freeRoom[parent]--;
+                    healthy = true;
+                }
+                else healthy = false;
                 devices.Add(new Device { ID = id, Health = healthy ? Healthy : Unhealthy });
             }
             if (devices.SequenceEqual(_devices)) return;
@@ -207,6 +216,8 @@ public sealed class MdevResource
         _tree.Types().Where(t => t.Type == Type).ToDictionary(t => t.Parent, StringComparer.Ordinal);
 
     private static string SlotId(string parent, int index) => $"{parent}-{index}";
+
+    private static int IndexOf(string slot) => int.TryParse(slot.AsSpan(slot.LastIndexOf('-') + 1), out int i) ? i : int.MaxValue;
 
     private static string ParentOf(string slot) => slot.LastIndexOf('-') is var i and >= 0 ? slot[..i] : "";
 }

@@ -174,6 +174,10 @@ public sealed class DevicePluginTests
             others.Add(Guid.NewGuid());
             Umdev.Interop.AttributeFile.Write(create, others[^1].ToString());
         }
+        // The plugin sees it: one free slot stays Healthy, the other turns Unhealthy (its ID stays listed).
+        await TestKubelet.WaitForAsync(() => plugin.Devices.Count(d => d.Health == "Healthy") == 1, "one slot healthy");
+        Assert.Equal("Unhealthy", plugin.Devices.Single(d => d.ID == ids[1]).Health);
+        // A kubelet that has not seen the change yet asks for both.
         var e = await Assert.ThrowsAsync<RpcException>(() => plugin.Client.AllocateAsync(
             new Dp.AllocateRequest { ContainerRequests = { new Dp.ContainerAllocateRequest { DevicesIds = { ids } } } }).ResponseAsync);
         Assert.Equal(StatusCode.ResourceExhausted, e.StatusCode);
