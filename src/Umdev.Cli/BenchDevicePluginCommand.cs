@@ -48,7 +48,7 @@ public static class BenchDevicePluginCommand
         var resource = new MdevResource(tree, SlotAssignments.Load(stateFile), "umdev.io", sockets, "mtty-2");
         resource.Refresh();
         var type = tree.Types().First(t => t.Type == resource.Type);
-        await using var endpoint = await PluginEndpoint.StartAsync(resource, plugins, NullLoggerFactory.Instance);
+        await using var endpoint = await PluginEndpoint.StartAsync(resource, plugins);
         using var channel = UnixGrpcChannel.For(endpoint.SocketPath);
         var kubelet = new Dp.DevicePlugin.DevicePluginClient(channel);
         // One slot stays free for the floor's create.

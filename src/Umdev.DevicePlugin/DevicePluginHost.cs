@@ -14,7 +14,6 @@ namespace Umdev.DevicePlugin;
 public sealed partial class DevicePluginHost : IAsyncDisposable
 {
     private readonly DevicePluginSettings _settings;
-    private readonly ILoggerFactory _loggers;
     private readonly ILogger _logger;
     private readonly MdevTree _tree;
     private readonly SlotAssignments _state;
@@ -27,7 +26,6 @@ public sealed partial class DevicePluginHost : IAsyncDisposable
     public DevicePluginHost(DevicePluginSettings settings, ILoggerFactory loggers)
     {
         _settings = settings;
-        _loggers = loggers;
         _logger = loggers.CreateLogger("umdev.device-plugin");
         _tree = new MdevTree(settings.Sysfs);
         _state = SlotAssignments.Load(settings.StateFile);
@@ -94,7 +92,7 @@ public sealed partial class DevicePluginHost : IAsyncDisposable
             if (endpoint is not null && !kubeletRestarted && File.Exists(endpoint.SocketPath)) continue;
             if (endpoint is not null) await endpoint.DisposeAsync().ConfigureAwait(false);
             _resources[type] = (resource, null);
-            endpoint = await PluginEndpoint.StartAsync(resource, _settings.DevicePluginDir, _loggers).ConfigureAwait(false);
+            endpoint = await PluginEndpoint.StartAsync(resource, _settings.DevicePluginDir).ConfigureAwait(false);
             try
             {
                 await endpoint.RegisterAsync(resource, _settings.KubeletSocket, cancel).ConfigureAwait(false);

@@ -29,13 +29,12 @@ public sealed class PluginEndpoint : IAsyncDisposable
     public string SocketPath { get; }
 
     /// <summary>Serves <paramref name="resource"/> at <c>&lt;folder&gt;/umdev-&lt;type&gt;.sock</c>, replacing a stale socket.</summary>
-    public static async Task<PluginEndpoint> StartAsync(MdevResource resource, string devicePluginDir, ILoggerFactory loggers)
+    public static async Task<PluginEndpoint> StartAsync(MdevResource resource, string devicePluginDir)
     {
         string socketPath = Path.Combine(devicePluginDir, $"umdev-{resource.Type}.sock");
         File.Delete(socketPath);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.Services.AddSingleton(loggers);
         builder.Services.AddSingleton(resource);
         builder.Services.AddGrpc();
         builder.WebHost.ConfigureKestrel(k => k.ListenUnixSocket(socketPath, l => l.Protocols = HttpProtocols.Http2));
