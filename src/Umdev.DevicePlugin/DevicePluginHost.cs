@@ -52,7 +52,11 @@ public sealed partial class DevicePluginHost : IAsyncDisposable
     /// <summary>One round: types, health, registration, and the reconcile when it is due.</summary>
     public async Task PollAsync(CancellationToken cancel)
     {
-        foreach (var type in _tree.Types().Select(t => t.Type).Distinct())
+        // The types the tree offers, and those of earlier assignments even while the daemon is away: kubelet
+        // then sees the held slots Unhealthy rather than the resource gone.
+        string prefix = _settings.ResourcePrefix + "/";
+        var held = _state.Resources.Where(r => r.StartsWith(prefix, StringComparison.Ordinal)).Select(r => r[prefix.Length..]);
+        foreach (var type in _tree.Types().Select(t => t.Type).Concat(held).Distinct())
             if (!_resources.ContainsKey(type))
             {
                 _resources[type] = (new MdevResource(_tree, _state, _settings.ResourcePrefix, _settings.Sockets, type), null);

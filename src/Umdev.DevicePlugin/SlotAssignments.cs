@@ -31,6 +31,9 @@ public sealed class SlotAssignments
         return new SlotAssignments(path, state);
     }
 
+    /// <summary>The resources with at least one slot holding a device.</summary>
+    public IReadOnlyList<string> Resources { get { lock (_lock) return _byResource.Keys.ToArray(); } }
+
     /// <summary>The slots of <paramref name="resource"/> that hold a device.</summary>
     public IReadOnlyDictionary<string, Guid> Of(string resource)
     {

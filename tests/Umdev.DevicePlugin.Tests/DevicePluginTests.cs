@@ -90,6 +90,23 @@ public sealed class DevicePluginTests
     }
 
     [Fact]
+    public async Task A_plugin_restarted_while_the_daemon_is_down_still_offers_its_held_slots_as_Unhealthy()
+    {
+        await using var node = await Node.StartAsync();
+        var uuid = UuidOf(await node.Kubelet.AdmitAsync("pod-a", Mtty2));
+        string slot = node.Kubelet.HeldBy("pod-a")[0];
+        await node.StopPluginAsync();
+        node.KillDaemon();
+        await node.StartPluginAsync(waitForCapacity: false);
+        await TestKubelet.WaitForAsync(() => node.Kubelet.Registrations[Mtty2] == 2 && node.Kubelet.Find(Mtty2)!.Devices.Count > 0, "registered again");
+        Assert.Equal("Unhealthy", node.Kubelet.Find(Mtty2)!.Devices.Single(d => d.ID == slot).Health);
+
+        node.RestartDaemon();
+        await TestKubelet.WaitForAsync(() => node.Kubelet.Find(Mtty2)!.Devices.Any(d => d.ID == slot && d.Health == "Healthy"), "held slot Healthy");
+        Assert.True(Directory.Exists(node.DevicePath(uuid)), "the held device was made again with its UUID");
+    }
+
+    [Fact]
     public async Task A_re_registration_keeps_existing_assignments()
     {
         await using var node = await Node.StartAsync();
