@@ -40,6 +40,18 @@ public sealed class DevicePluginTests
     }
 
     [Fact]
+    public async Task A_held_slot_whose_socket_goes_away_turns_Unhealthy_alone()
+    {
+        await using var node = await Node.StartAsync();
+        var response = await node.Kubelet.AdmitAsync("pod-a", Mtty2);
+        string slot = node.Kubelet.HeldBy("pod-a")[0];
+        var plugin = node.Kubelet.Find(Mtty2)!;
+        File.Delete(Path.Combine(response.Mounts[0].HostPath, "vfio-user.sock"));
+        await TestKubelet.WaitForAsync(() => plugin.Devices.Single(d => d.ID == slot).Health == "Unhealthy", "the slot Unhealthy");
+        Assert.All(plugin.Devices.Where(d => d.ID != slot), d => Assert.Equal("Healthy", d.Health));
+    }
+
+    [Fact]
     public async Task A_client_connects_through_the_mounted_folder_and_reads_the_device()
     {
         await using var node = await Node.StartAsync();
