@@ -11,5 +11,6 @@ public static class BenchCommand
         BenchVfioUserCommand.Create(),
         BenchMigrateCommand.Create(),
         BenchMbochsCommand.Create(),
+        BenchDevicePluginCommand.Create(),
     };
 }

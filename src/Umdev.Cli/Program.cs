@@ -12,6 +12,7 @@ public static class Program
         var root = new RootCommand("umdev: Linux VFIO mediated devices (mdev) in user space, served over vfio-user");
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(ServeCommand.Create());
+        root.Subcommands.Add(DevicePluginCommand.Create());
         root.Subcommands.Add(LspciCommand.Create());
         root.Subcommands.Add(ScreenshotCommand.Create());
         root.Subcommands.Add(MigrateCommand.Create());

@@ -22,10 +22,12 @@ public sealed record VfioUserServiceOptions
 }
 
 /// <summary>
-/// Serves every VFIO device of an <see cref="MdevCore"/> over vfio-user: one listening socket
-/// <c>&lt;dir&gt;/&lt;uuid&gt;.sock</c> (mode 0600) per device, created when the device appears and removed
-/// with it, and shown in the device's sysfs directory as <c>vfio-user/socket</c>. The constructor registers
-/// with the core and serves the devices that already exist; dispose to stop.
+/// Serves every VFIO device of an <see cref="MdevCore"/> over vfio-user: one listening socket (mode 0600) per
+/// device, created when the device appears and removed with it, reachable as <c>&lt;dir&gt;/&lt;uuid&gt;.sock</c>
+/// and shown in the device's sysfs directory as <c>vfio-user/socket</c>. The socket itself lives in a folder of
+/// the device's own, <c>&lt;dir&gt;/&lt;uuid&gt;/</c> (see <see cref="DeviceDirectoryFor"/>), and
+/// <c>&lt;uuid&gt;.sock</c> is a relative symbolic link to it. The constructor registers with the core and
+/// serves the devices that already exist; dispose to stop.
 /// </summary>
 public sealed partial class VfioUserService : IMdevObserver, IDisposable
 {
@@ -40,6 +42,7 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
     private readonly VfioUserServiceOptions _options;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<Guid, (VfioUserEndpoint Endpoint, VfioDisplayEndpoint? Display, MdevAttributeGroup Group)> _endpoints = new();
+    private readonly ConcurrentDictionary<Guid, byte> _userRemovals = new();
     private readonly Lock _addLock = new();
     private bool _disposed;
 
@@ -61,17 +64,33 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
     /// <summary>The absolute socket directory.</summary>
     public string SocketDirectory { get; }
 
-    /// <summary>The socket path of a device: <c>&lt;dir&gt;/&lt;uuid&gt;.sock</c>.</summary>
+    /// <summary>The name of the socket inside a device's folder (<see cref="DeviceDirectoryFor"/>).</summary>
+    public const string DeviceSocketName = "vfio-user.sock";
+
+    /// <summary>The socket path of a device: <c>&lt;dir&gt;/&lt;uuid&gt;.sock</c> (a link into its folder).</summary>
     public static string SocketPathFor(string socketDirectory, Guid uuid) =>
         Path.Combine(socketDirectory, MdevUuid.ToName(uuid) + ".sock");
 
     /// <summary>
+    /// The folder of a device's sockets, <c>&lt;dir&gt;/&lt;uuid&gt;/</c>, holding <see cref="DeviceSocketName"/>.
+    /// A container gets this folder bind-mounted rather than the socket file: a socket bound again (the daemon
+    /// restarted) is a new inode that a file mount would hide, while a folder mount shows it. So the folder
+    /// outlives a daemon shutdown and goes only when a user removes the device.
+    /// </summary>
+    public static string DeviceDirectoryFor(string socketDirectory, Guid uuid) =>
+        Path.Combine(socketDirectory, MdevUuid.ToName(uuid));
+
+    /// <summary>The name of a display device's display socket inside its folder.</summary>
+    public const string DisplaySocketName = "display.sock";
+
+    /// <summary>
     /// The display socket of a device whose ops have a display (<see cref="IVfioDisplay"/>):
-    /// <c>&lt;dir&gt;/&lt;uuid&gt;.display</c>, beside its vfio-user socket. <c>umdev screenshot</c> reads the
-    /// screen there while a VMM holds the vfio-user socket.
+    /// <c>&lt;dir&gt;/&lt;uuid&gt;/display.sock</c>, in the device's folder beside its vfio-user socket (so a
+    /// container given the folder can take screenshots too). <c>umdev screenshot</c> reads the screen there while
+    /// a VMM holds the vfio-user socket.
     /// </summary>
     public static string DisplaySocketPathFor(string socketDirectory, Guid uuid) =>
-        Path.Combine(socketDirectory, MdevUuid.ToName(uuid) + ".display");
+        Path.Combine(DeviceDirectoryFor(socketDirectory, uuid), DisplaySocketName);
 
     /// <summary>The endpoint serving a device, if any (tests and diagnostics).</summary>
     public VfioUserEndpoint? FindEndpoint(Guid uuid) => _endpoints.TryGetValue(uuid, out var e) ? e.Endpoint : null;
@@ -85,7 +104,8 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
         {
             if (_disposed || mdev.DriverData is not VfioDevice device || _endpoints.ContainsKey(mdev.Uuid)) return;
             string path = SocketPathFor(SocketDirectory, mdev.Uuid);
-            var endpoint = new VfioUserEndpoint(device, path, _options.Server, _logger);
+            var endpoint = new VfioUserEndpoint(device, CreateDeviceDirectory(mdev.Uuid), _options.Server, _logger);
+            LinkSocket(path, mdev.Uuid);
             List<MdevAttribute> attributes = [MdevAttribute.Text(SocketAttributeName, () => path + "\n")];
             VfioDisplayEndpoint? display = null;
             if (device.HasDisplay)
@@ -98,7 +118,7 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
                 }
                 catch (ErrnoException e)
                 {
-                    // The device still serves VMMs; only screenshots are unavailable (e.g. a path past sun_path).
+                    // The device still serves VMMs; only screenshots are unavailable.
                     LogNoDisplay(mdev.Name, displayPath, e.Message);
                 }
             }
@@ -121,21 +141,27 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
         bool force = reason != MdevRemoveReason.UserRequest;
         if (!e.Endpoint.ReleaseClient(_options.RemoveTimeout, force))
             ThrowHelper.Throw(Errno.EBUSY, $"{mdev.Name} is in use by a vfio-user client");
+        if (!force) _userRemovals.TryAdd(mdev.Uuid, 0);
     }
 
     /// <summary>
     /// The device stays after all. The client asked to leave has gone and the endpoint never stopped
     /// listening, so a VMM can connect again; the device's state was kept as on any disconnect.
     /// </summary>
-    public void OnDeviceRemoveCancelled(MdevDevice mdev) { }
+    public void OnDeviceRemoveCancelled(MdevDevice mdev) => _userRemovals.TryRemove(mdev.Uuid, out _);
 
-    /// <summary>Stops serving the device and deletes its socket.</summary>
+    /// <summary>Stops serving the device and deletes its socket and link; its folder too if a user removed it.</summary>
     public void OnDeviceRemoved(MdevDevice mdev)
     {
+        bool userRemoval = _userRemovals.TryRemove(mdev.Uuid, out _);
         if (!_endpoints.TryRemove(mdev.Uuid, out var e)) return;
         mdev.RemoveAttributeGroup(e.Group);
-        e.Display?.Dispose();
-        e.Endpoint.Dispose();
+        StopServing(mdev.Uuid, e.Endpoint, e.Display);
+        if (userRemoval)
+        {
+            try { Directory.Delete(DeviceDirectoryFor(SocketDirectory, mdev.Uuid)); }
+            catch (IOException) { } // something else was put there: not ours to delete
+        }
     }
 
     /// <summary>Stops serving every device and stops following the core.</summary>
@@ -148,9 +174,31 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
         {
             if (!_endpoints.TryRemove(uuid, out var e)) continue;
             _core.FindDevice(uuid)?.RemoveAttributeGroup(e.Group);
-            e.Display?.Dispose();
-            e.Endpoint.Dispose();
+            StopServing(uuid, e.Endpoint, e.Display);
         }
+    }
+
+    private string CreateDeviceDirectory(Guid uuid)
+    {
+        string dir = DeviceDirectoryFor(SocketDirectory, uuid);
+#pragma warning disable CA1416 // umdev runs on Linux only
+        Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+#pragma warning restore CA1416
+        return Path.Combine(dir, DeviceSocketName);
+    }
+
+    // Relative, so the link resolves wherever the socket directory is mounted whole.
+    private static void LinkSocket(string path, Guid uuid)
+    {
+        File.Delete(path); // a link or socket left by a daemon that was killed
+        File.CreateSymbolicLink(path, Path.Combine(MdevUuid.ToName(uuid), DeviceSocketName));
+    }
+
+    private void StopServing(Guid uuid, VfioUserEndpoint endpoint, VfioDisplayEndpoint? display)
+    {
+        display?.Dispose(); // deletes its socket, so a user removal can delete the folder
+        endpoint.Dispose();
+        File.Delete(SocketPathFor(SocketDirectory, uuid));
     }
 
     [LoggerMessage(EventId = VfioUserLogEvents.DisplayUnavailable, Level = LogLevel.Warning, Message = "vfio-user: {Device} served without its display socket {Path}: {Reason}")]

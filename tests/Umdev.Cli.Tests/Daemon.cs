@@ -32,10 +32,13 @@ public sealed class Daemon : IDisposable
     public bool HasExited => _process.HasExited;
 
     /// <summary>Starts the daemon and waits for its <c>ready</c> line; throws with its stderr if it exits instead.</summary>
-    public static Daemon Start(string? dir = null, params string[] extra)
+    public static Daemon Start(string? dir = null, params string[] extra) =>
+        StartOn(dir ?? Directory.CreateTempSubdirectory("umdev-serve-").FullName, Directory.CreateTempSubdirectory("umdev-serve-sock-").FullName, extra);
+
+    /// <summary>As <see cref="Start"/>, with a given socket directory (a daemon started again where a killed one served).</summary>
+    public static Daemon StartOn(string dir, string socketDir, params string[] extra)
     {
-        dir ??= Directory.CreateTempSubdirectory("umdev-serve-").FullName;
-        var daemon = Spawn(dir, extra);
+        var daemon = Spawn(dir, socketDir, new Dictionary<string, string>(), [], extra);
         string? line = daemon.ReadLine();
         if (line != $"ready {dir}")
         {
@@ -50,9 +53,11 @@ public sealed class Daemon : IDisposable
     public static Daemon Spawn(string dir, params string[] extra) => Spawn(dir, new Dictionary<string, string>(), [], extra);
 
     /// <summary>With more environment, and a command to run it through (<c>[.. wrapper, "dotnet", umdev.dll, "serve", …]</c>).</summary>
-    public static Daemon Spawn(string dir, IDictionary<string, string> env, string[] wrapper, params string[] extra)
+    public static Daemon Spawn(string dir, IDictionary<string, string> env, string[] wrapper, params string[] extra) =>
+        Spawn(dir, Directory.CreateTempSubdirectory("umdev-serve-sock-").FullName, env, wrapper, extra);
+
+    private static Daemon Spawn(string dir, string socketDir, IDictionary<string, string> env, string[] wrapper, string[] extra)
     {
-        string socketDir = Directory.CreateTempSubdirectory("umdev-serve-sock-").FullName;
         string[] argv = [.. wrapper, "dotnet", UmdevDll, "serve", "--sysfs", dir, "--sockets", socketDir, .. extra];
         var psi = new ProcessStartInfo(argv[0], argv[1..])
         {

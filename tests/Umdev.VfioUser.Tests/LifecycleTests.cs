@@ -25,6 +25,31 @@ public class LifecycleTests
     private const UnixFileMode MdevAttributeModeReadOnly = Core.MdevAttribute.ReadOnly;
 
     [Fact]
+    public void EachDeviceHasItsOwnSocketFolderThatOutlivesTheServiceButNotAUserRemove()
+    {
+        using var f = new ServerFixture(devices: 2);
+        string folder = VfioUserService.DeviceDirectoryFor(f.Directory, f.Device.Uuid);
+        string socket = Path.Combine(folder, VfioUserService.DeviceSocketName);
+        // <uuid>.sock stays the contract: a relative link to the socket in the folder, and connect() follows it.
+        Assert.Equal(Path.Combine(f.Device.Name, VfioUserService.DeviceSocketName), new FileInfo(f.SocketPath()).LinkTarget);
+        using (var c = f.Negotiated()) { }
+        using (new RawClient(UnixSocket.Connect(socket))) { }
+        Assert.NotEqual(folder, VfioUserService.DeviceDirectoryFor(f.Directory, f.Devices[1].Uuid));
+
+        f.Core.Remove(f.Devices[1]);
+        Assert.False(Directory.Exists(VfioUserService.DeviceDirectoryFor(f.Directory, f.Devices[1].Uuid)));
+
+        // A daemon shutting down removes sockets and links but keeps the folder, so a container's mount of it
+        // shows the socket the next daemon binds there.
+        f.Service.Dispose();
+        Assert.True(Directory.Exists(folder));
+        Assert.False(File.Exists(socket));
+        Assert.False(File.Exists(f.SocketPath()) || new FileInfo(f.SocketPath()).LinkTarget is not null);
+        using var again = new VfioUserService(f.Core, f.Directory, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        using (new RawClient(UnixSocket.Connect(socket))) { }
+    }
+
+    [Fact]
     public void SecondClientIsRefusedWithoutDisturbingTheFirst()
     {
         using var f = new ServerFixture();
