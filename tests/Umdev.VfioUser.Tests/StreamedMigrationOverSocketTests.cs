@@ -73,7 +73,7 @@ public class StreamedMigrationOverSocketTests
 
         Assert.Equal((ulong)(Size / BulkMemoryOps.PageSize) * Record, precopy);
         Assert.Equal((ulong)Record + 16, rest);               // only the changed page, then the end record
-        Assert.True(a.Ops.Memory.AsSpan().SequenceEqual(b.Ops.Memory));
+        Assert.True(a.Ops.Memory.SequenceEqual(b.Ops.Memory));
         Assert.Equal(0xFEEDul, b.Ops.Register);
         string allocated = $"allocated: client {clientAllocated}, source server {a.Ops.SavingAllocated}, destination server {b.Ops.ResumingAllocated}";
         Assert.True(clientAllocated < Bound && a.Ops.SavingAllocated is < Bound && b.Ops.ResumingAllocated is < Bound, allocated);
