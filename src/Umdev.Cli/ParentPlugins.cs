@@ -1,5 +1,6 @@
 using Umdev.Core;
 using Umdev.Devices.Mtty;
+using Umdev.Devices.VirtioBlk;
 
 namespace Umdev.Cli;
 
@@ -9,7 +10,7 @@ namespace Umdev.Cli;
 /// </summary>
 public static class ParentPlugins
 {
-    public static IReadOnlyList<IMdevParentPlugin> All { get; } = [new MttyParentPlugin()];
+    public static IReadOnlyList<IMdevParentPlugin> All { get; } = [new MttyParentPlugin(), new VirtioParentPlugin()];
 
     public static IMdevParentPlugin Default => All[0];
 
