@@ -19,17 +19,24 @@ internal sealed partial class VirtioBlkDevice
     {
         if (chain.WritableLength < 1) throw new VirtqueueException("virtio-blk request without a status byte");
         long statusAt = chain.WritableLength - 1;
+        // IOERR first: a status byte outside the mappings stops the request before the disk is touched.
+        WriteStatus(chain, statusAt, VirtioBlk.IoErr);
         uint written = 0;
         byte status = Serve(chain, statusAt, ref written);
+        if (status != VirtioBlk.IoErr) WriteStatus(chain, statusAt, status);
+        return written + 1;
+    }
+
+    private static void WriteStatus(VirtqueueChain chain, long at, byte status)
+    {
         try
         {
-            chain.WriteWritable(statusAt, [status]);
+            chain.WriteWritable(at, [status]);
         }
         catch (ErrnoException e)
         {
             throw new VirtqueueException($"virtio-blk status byte outside the client's mappings ({e.Message})", e);
         }
-        return written + 1;
     }
 
     private byte Serve(VirtqueueChain chain, long dataIn, ref uint written)
