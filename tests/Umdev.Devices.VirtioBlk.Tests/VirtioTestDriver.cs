@@ -147,6 +147,19 @@ public sealed class VirtioTestDriver(VfioUserClient client, GuestMemory ram) : I
         return (BinaryPrimitives.ReadUInt32LittleEndian(e), BinaryPrimitives.ReadUInt32LittleEndian(e[4..]));
     }
 
+    /// <summary>Waits for the next used element or DEVICE_NEEDS_RESET (then null), whichever comes first.</summary>
+    public (uint Id, uint Len)? WaitUsedOrNeedsReset(int timeoutMs)
+    {
+        long deadline = Environment.TickCount64 + timeoutMs;
+        while (Environment.TickCount64 < deadline)
+        {
+            if (WaitUsed(0) is { } used) return used;
+            if ((Status & VirtioStatus.DeviceNeedsReset) != 0) return WaitUsed(0);
+            Thread.Sleep(1);
+        }
+        return null;
+    }
+
     /// <summary>Waits until the device sets DEVICE_NEEDS_RESET (or the time runs out).</summary>
     public bool WaitNeedsReset(int timeoutMs = 10_000)
     {
