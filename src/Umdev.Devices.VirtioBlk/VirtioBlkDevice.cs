@@ -24,10 +24,10 @@ internal sealed partial class VirtioBlkDevice : VirtioPciFunction
     private VirtioBlkBacking? _backing;
     private bool _open;
 
-    /// <param name="uuid">The mdev's UUID: GET_ID answers its first 20 hex digits.</param>
+    /// <param name="uuid">The mdev's UUID: GET_ID answers its last 20 hex digits (where UUIDs made in a row differ).</param>
     public VirtioBlkDevice(Guid uuid) : base("virtio-blk", Config, queueCount: 1, QueueSize, VirtioBlk.ConfigLength)
     {
-        System.Text.Encoding.ASCII.GetBytes(uuid.ToString("N").AsSpan(0, VirtioBlk.IdLength), _id);
+        System.Text.Encoding.ASCII.GetBytes(uuid.ToString("N").AsSpan(32 - VirtioBlk.IdLength), _id);
     }
 
     /// <summary>The backing file's path, or null.</summary>

@@ -13,6 +13,8 @@ namespace Umdev.Devices.VirtioBlk.Tests;
 /// </summary>
 public sealed class VirtioTestDriver(VfioUserClient client, GuestMemory ram) : IDisposable
 {
+    private VfioUserClient client = client;
+
     public const uint Bar = VirtioPciLayout.StructuresBar;
     public const ushort QueueSize = 64;
     public const ulong Desc = GuestMemory.Base, Avail = GuestMemory.Base + 0x1000, Used = GuestMemory.Base + 0x2000;
@@ -23,6 +25,9 @@ public sealed class VirtioTestDriver(VfioUserClient client, GuestMemory ram) : I
     private ushort _availIdx, _usedSeen, _nextDesc;
 
     public VfioUserClient Client => client;
+
+    /// <summary>The guest moved to another daemon: the same RAM and rings, another device (migration).</summary>
+    public void MoveTo(VfioUserClient target) => client = target;
     public GuestMemory Ram => ram;
 
     public ulong OfferedFeatures { get; private set; }

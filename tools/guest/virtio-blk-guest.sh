@@ -29,6 +29,7 @@ if dd if="$data" of=/dev/null bs=4k count=16 iflag=direct 2>/dev/null; then echo
 
 # A file system on the second disk, when the kernel has one to mount (vfat is a module).
 fs=$(disk_with_serial "$FS_SERIAL") || { echo "FAIL no virtio disk with serial $FS_SERIAL"; exit 0; }
+[ "$fs" != "$data" ] || { echo "FAIL both serials name $data"; exit 0; }
 if modprobe vfat 2>/dev/null; then
   mkdosfs "$fs" >/dev/null 2>&1 || echo "FAIL mkdosfs $fs"
   mkdir -p /mnt && mount -t vfat "$fs" /mnt || echo "FAIL mount $fs"

@@ -26,7 +26,7 @@ vblk_run() {
   check "virtio-blk: both sockets appear" wait_for "$dir/sock/$fs_uuid.sock"
 
   { echo '#!/bin/sh'
-    echo "DATA_SERIAL=$(echo "$data_uuid" | tr -d - | cut -c1-20) FS_SERIAL=$(echo "$fs_uuid" | tr -d - | cut -c1-20) DATA_MIB=32"
+    echo "DATA_SERIAL=$(echo "$data_uuid" | tr -d - | cut -c13-32) FS_SERIAL=$(echo "$fs_uuid" | tr -d - | cut -c13-32) DATA_MIB=32"
     tail -n +2 "$here/virtio-blk-guest.sh"; } > "$dir/guest.sh"
   mkdir -p "$GUEST_DIR/logs"
   log=$GUEST_DIR/logs/guest-test-virtio-blk-$(date +%Y%m%d-%H%M%S).log
