@@ -10,5 +10,6 @@ public static class BenchCommand
         BenchSysfsCommand.Create(),
         BenchVfioUserCommand.Create(),
         BenchMigrateCommand.Create(),
+        BenchVirtioBlkCommand.Create(),
     };
 }

@@ -30,7 +30,7 @@ if dd if="$data" of=/dev/null bs=4k count=16 iflag=direct 2>/dev/null; then echo
 # A file system on the second disk, when the kernel has one to mount (vfat is a module).
 fs=$(disk_with_serial "$FS_SERIAL") || { echo "FAIL no virtio disk with serial $FS_SERIAL"; exit 0; }
 [ "$fs" != "$data" ] || { echo "FAIL both serials name $data"; exit 0; }
-if modprobe vfat 2>/dev/null; then
+if modprobe vfat 2>/dev/null && modprobe nls_cp437 2>/dev/null && modprobe nls_ascii 2>/dev/null; then
   mkdosfs "$fs" >/dev/null 2>&1 || echo "FAIL mkdosfs $fs"
   mkdir -p /mnt && mount -t vfat "$fs" /mnt || echo "FAIL mount $fs"
   cp /tmp/data /mnt/data.bin && sync && umount /mnt
@@ -39,6 +39,6 @@ if modprobe vfat 2>/dev/null; then
   if [ "$copy" = "$want" ]; then echo "PASS mkdosfs, mount, copy, remount: the copy on $fs matches"; else echo "FAIL the copy on $fs differs"; fi
   echo "VBLK fs copied"
 else
-  echo "VBLK fs skipped (no vfat module in this guest image; GUEST_MODULES adds it)"
+  echo "VBLK fs skipped (no vfat, nls_cp437 or nls_ascii module in this guest image; GUEST_MODULES adds them)"
 fi
 rm -f /tmp/data

@@ -3,7 +3,7 @@
 # A daemon of its own with the virtio parent (the shared one hosts the default parent only): a 64 MiB disk
 # gets 32 MiB of pseudo-random bytes written by the guest with dd, synced and read back; after poweroff the
 # host file must hold exactly those bytes and nothing else changed; a second disk gets a vfat file system,
-# a copy and a remount when the guest image has the vfat module.
+# a copy and a remount when the guest image has the vfat, nls_cp437 and nls_ascii modules.
 vblk_run() {
   local dir=$tmp/vblk vpid="" failed0=$failed log rc data fs data_uuid=83b8f4f2-509f-382f-3c1e-e6bfe0fa2001
   local fs_uuid=83b8f4f2-509f-382f-3c1e-e6bfe0fa2002 types tail_sha written size
@@ -55,7 +55,7 @@ vblk_run() {
   if grep -qx 'VBLK fs copied' "$dir/console"; then
     check "virtio-blk: mkdosfs, mount, copy, remount on the second disk" grep -q '^PASS mkdosfs' "$dir/console"
   else
-    echo "  skip  virtio-blk: no vfat module in the guest image (GUEST_MODULES='bochs virtio_pci virtio_blk vfat' adds it)"
+    echo "  skip  virtio-blk: no vfat module in the guest image (GUEST_MODULES='bochs virtio_pci virtio_blk vfat nls_cp437 nls_ascii' adds them)"
   fi
   check "virtio-blk: no FAIL line from the guest" eval '! grep -q "^FAIL" "$dir/console"'
   check "virtio-blk: remove the disks" write_attr "$dir/sys/bus/mdev/devices/$data_uuid/remove" 1
