@@ -12,7 +12,7 @@ namespace Umdev.Virtio;
 /// without EVENT_IDX). Rings and buffers are reached only through the client's DMA mappings; any
 /// violation of the ring rules is a <see cref="VirtqueueException"/>.
 /// </summary>
-public sealed class SplitVirtqueue
+internal sealed class SplitVirtqueue
 {
     private const ushort DescNext = 1, DescWrite = 2, DescIndirect = 4;
     private const ushort AvailNoInterrupt = 1, UsedNoNotify = 1;

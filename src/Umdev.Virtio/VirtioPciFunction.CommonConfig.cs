@@ -5,12 +5,13 @@ namespace Umdev.Virtio;
 /// <summary>
 /// The common configuration structure (virtio-pci.md §3). Reads compose the 0x38 bytes from the state;
 /// a write of any width is laid over that image and each field it touched is applied, so the
-/// 64-bit ring addresses work written whole or as two 32-bit halves, as Linux writes them.
+/// 64-bit ring addresses work written whole or as two 32-bit halves, as Linux writes them. The device
+/// configuration never changes while a driver holds the device, so config_generation stays 0.
 /// </summary>
 public abstract partial class VirtioPciFunction
 {
     private const int DeviceFeatureSelect = 0x00, DeviceFeature = 0x04, DriverFeatureSelect = 0x08, DriverFeature = 0x0c,
-        ConfigMsixVector = 0x10, NumQueues = 0x12, DeviceStatus = 0x14, ConfigGeneration = 0x15, QueueSelect = 0x16,
+        ConfigMsixVector = 0x10, NumQueues = 0x12, DeviceStatus = 0x14, QueueSelect = 0x16, // 0x15 config_generation reads 0
         QueueSize = 0x18, QueueMsixVector = 0x1a, QueueEnable = 0x1c, QueueNotifyOff = 0x1e, QueueDesc = 0x20,
         QueueDriver = 0x28, QueueDevice = 0x30;
 
@@ -28,7 +29,6 @@ public abstract partial class VirtioPciFunction
         BinaryPrimitives.WriteUInt16LittleEndian(image[ConfigMsixVector..], _configVector);
         BinaryPrimitives.WriteUInt16LittleEndian(image[NumQueues..], (ushort)_queues.Length);
         image[DeviceStatus] = (byte)Status;
-        image[ConfigGeneration] = (byte)Volatile.Read(ref _generation);
         BinaryPrimitives.WriteUInt16LittleEndian(image[QueueSelect..], _queueSelect);
         if (SelectedQueue is not { } q) return; // a queue that does not exist reads as size 0
         BinaryPrimitives.WriteUInt16LittleEndian(image[QueueSize..], q.Size);
@@ -108,7 +108,7 @@ public abstract partial class VirtioPciFunction
         if ((value & VirtioStatus.FeaturesOk) != 0 && (old & VirtioStatus.FeaturesOk) == 0)
         {
             ulong features = _driverFeatures;
-            bool acceptable = (features & ~OfferedFeatures) == 0 && (features & VirtioFeatures.Version1) != 0 && AcceptFeatures(features);
+            bool acceptable = (features & ~OfferedFeatures) == 0 && (features & VirtioFeatures.Version1) != 0;
             if (!acceptable) next &= ~VirtioStatus.FeaturesOk;
         }
         if ((next & VirtioStatus.DriverOk) != 0 && (old & VirtioStatus.DriverOk) == 0)

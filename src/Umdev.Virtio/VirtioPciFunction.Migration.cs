@@ -75,7 +75,6 @@ public abstract partial class VirtioPciFunction : IVfioMigrationDriver
         BinaryPrimitives.WriteUInt16LittleEndian(s[4..], StateVersion);
         BinaryPrimitives.WriteUInt16LittleEndian(s[6..], (ushort)_queues.Length);
         s[8] = (byte)Status;
-        s[9] = (byte)_generation;
         lock (_isrLock) s[10] = _isr;
         BinaryPrimitives.WriteUInt32LittleEndian(s[12..], _deviceFeatureSelect);
         BinaryPrimitives.WriteUInt32LittleEndian(s[16..], _driverFeatureSelect);
@@ -125,7 +124,6 @@ public abstract partial class VirtioPciFunction : IVfioMigrationDriver
         {
             DeviceReset();
             for (int i = 0; i < _queues.Length; i++) LoadQueue(_queues[i], s.Slice(HeaderSize + i * QueueRecordSize, QueueRecordSize));
-            _generation = s[9];
             lock (_isrLock) _isr = (byte)(s[10] & (IsrQueue | IsrConfig));
             _deviceFeatureSelect = BinaryPrimitives.ReadUInt32LittleEndian(s[12..]);
             _driverFeatureSelect = BinaryPrimitives.ReadUInt32LittleEndian(s[16..]);

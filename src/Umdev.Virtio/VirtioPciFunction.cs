@@ -75,17 +75,11 @@ public abstract partial class VirtioPciFunction : IVfioDeviceOps, IVfioDmaUnmapL
     /// <summary>The device-specific feature bits offered (the transport adds VERSION_1, INDIRECT_DESC and EVENT_IDX).</summary>
     protected abstract ulong DeviceFeatures { get; }
 
-    /// <summary>The features the driver accepted (valid from FEATURES_OK on).</summary>
-    protected ulong DriverFeatures => Volatile.Read(ref _driverFeatures);
-
     /// <summary>device_status.</summary>
     public VirtioStatus Status => (VirtioStatus)Volatile.Read(ref _status);
 
     /// <summary>Why the device last set DEVICE_NEEDS_RESET (diagnostics), or null.</summary>
     public string? LastError => Volatile.Read(ref _lastError);
-
-    /// <summary>The queues.</summary>
-    public IReadOnlyList<SplitVirtqueue> Queues => _queues;
 
     /// <summary>
     /// Gives the function the VFIO device it was registered as (its DMA API is how requests reach guest
@@ -100,30 +94,12 @@ public abstract partial class VirtioPciFunction : IVfioDeviceOps, IVfioDmaUnmapL
     /// <summary>Copies device configuration bytes (offset and length inside the declared length).</summary>
     protected abstract void ReadDeviceConfig(int offset, Span<byte> data);
 
-    /// <summary>A driver's write to device configuration (ignored unless overridden).</summary>
-    protected virtual void WriteDeviceConfig(int offset, ReadOnlySpan<byte> data) { }
-
     /// <summary>
     /// Serves one chain taken from queue <paramref name="queue"/>, on that queue's thread, and returns
     /// the bytes written into its device-writable buffers. Throw <see cref="VirtqueueException"/> for a
     /// request the device must not act on (DEVICE_NEEDS_RESET follows); answer device errors in the request.
     /// </summary>
     protected abstract uint ProcessRequest(int queue, VirtqueueChain chain);
-
-    /// <summary>The driver accepted these features; return false to refuse them (FEATURES_OK stays clear).</summary>
-    protected virtual bool AcceptFeatures(ulong features) => true;
-
-    /// <summary>After a device reset, with the queues stopped (under the transport lock).</summary>
-    protected virtual void OnReset() { }
-
-    /// <summary>Tells the driver the device configuration changed (config_generation moves, configuration interrupt).</summary>
-    protected void NotifyConfigChange()
-    {
-        Interlocked.Increment(ref _generation);
-        RaiseInterrupt(_configVector, IsrConfig);
-    }
-
-    private int _generation;
 
     /// <inheritdoc/>
     public virtual void OpenDevice() { }
@@ -196,11 +172,7 @@ public abstract partial class VirtioPciFunction : IVfioDeviceOps, IVfioDmaUnmapL
         {
             lock (_lock) WriteCommon(at - VirtioPciLayout.CommonOffset, data);
         }
-        else if (Inside(at, data.Length, VirtioPciLayout.DeviceOffset, _deviceConfigLength))
-        {
-            lock (_lock) WriteDeviceConfig(at - VirtioPciLayout.DeviceOffset, data);
-        }
-        // Writes to the ISR, gaps or straddling structures are ignored.
+        // Writes to the ISR, to device configuration (no writable field is offered), gaps or straddling structures are ignored.
     }
 
     private static bool Inside(int at, int length, int start, int size) => at >= start && length <= size && at - start <= size - length;
@@ -242,7 +214,7 @@ public abstract partial class VirtioPciFunction : IVfioDeviceOps, IVfioDmaUnmapL
     /// The driver broke a rule the device cannot work around: DEVICE_NEEDS_RESET, a configuration
     /// interrupt, and the queues stop taking requests until the driver resets the device.
     /// </summary>
-    protected void SetNeedsReset(string reason)
+    private void SetNeedsReset(string reason)
     {
         Volatile.Write(ref _lastError, reason);
         int old = Interlocked.Or(ref _status, (int)VirtioStatus.DeviceNeedsReset);
@@ -316,7 +288,6 @@ public abstract partial class VirtioPciFunction : IVfioDeviceOps, IVfioDmaUnmapL
             _isr = 0;
             Interrupts.Lower();
         }
-        OnReset();
     }
 
     /// <summary>Freezes the queues (migration STOP): returns once no request is in progress.</summary>
