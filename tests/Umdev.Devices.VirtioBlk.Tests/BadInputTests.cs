@@ -113,26 +113,12 @@ public sealed class BadInputTests : IDisposable
                 _d.SetDesc(D, 1, RamEnd - 256, 512, Next, 2);
                 break;
             case "ring outside the mappings":
-                _d.WriteStatus(VirtioStatus.None);
-                _d.WriteStatus(VirtioStatus.Acknowledge | VirtioStatus.Driver);
-                _d.Write32(0x08, 1); _d.Write32(0x0c, 1); // VERSION_1 only
-                _d.WriteStatus(VirtioStatus.Acknowledge | VirtioStatus.Driver | VirtioStatus.FeaturesOk);
-                _d.ProgramQueue(VirtioTestDriver.QueueSize, RamEnd, VirtioTestDriver.Avail, VirtioTestDriver.Used);
-                _d.Write16(0x1c, 1);
-                _d.Write16(0x10, 0);
-                _d.WriteStatus(VirtioStatus.Acknowledge | VirtioStatus.Driver | VirtioStatus.FeaturesOk | VirtioStatus.DriverOk);
+                Requeue(RamEnd, VirtioTestDriver.Avail, VirtioTestDriver.Used, VirtioTestDriver.QueueSize, driverOk: true);
                 _d.Publish(0);
                 _d.Kick();
                 return;
             case "indirect without the feature":
-                _d.WriteStatus(VirtioStatus.None);
-                _d.WriteStatus(VirtioStatus.Acknowledge | VirtioStatus.Driver);
-                _d.Write32(0x08, 1); _d.Write32(0x0c, 1);
-                _d.WriteStatus(VirtioStatus.Acknowledge | VirtioStatus.Driver | VirtioStatus.FeaturesOk);
-                _d.ProgramQueue(VirtioTestDriver.QueueSize, D, VirtioTestDriver.Avail, VirtioTestDriver.Used);
-                _d.Write16(0x1c, 1);
-                _d.Write16(0x10, 0);
-                _d.WriteStatus(VirtioStatus.Acknowledge | VirtioStatus.Driver | VirtioStatus.FeaturesOk | VirtioStatus.DriverOk);
+                Requeue(D, VirtioTestDriver.Avail, VirtioTestDriver.Used, VirtioTestDriver.QueueSize, driverOk: true);
                 ValidTable();
                 IndirectTable(48);
                 break;
@@ -204,8 +190,8 @@ public sealed class BadInputTests : IDisposable
         }
     }
 
-    /// <summary>A reset, then a queue programmed with the given (bad) values and enabled.</summary>
-    private void Requeue(ulong desc, ulong avail, ulong used, ushort size)
+    /// <summary>A reset, VERSION_1 alone negotiated, a queue programmed with the given values and enabled (then DRIVER_OK if asked).</summary>
+    private void Requeue(ulong desc, ulong avail, ulong used, ushort size, bool driverOk = false)
     {
         _d.WriteStatus(VirtioStatus.None);
         _d.WriteStatus(VirtioStatus.Acknowledge | VirtioStatus.Driver);
@@ -214,6 +200,7 @@ public sealed class BadInputTests : IDisposable
         _d.Write16(0x10, 0);
         _d.ProgramQueue(size, desc, avail, used);
         _d.Write16(0x1c, 1);
+        if (driverOk) _d.WriteStatus(VirtioStatus.Acknowledge | VirtioStatus.Driver | VirtioStatus.FeaturesOk | VirtioStatus.DriverOk);
     }
 
     [Fact]

@@ -33,7 +33,8 @@ fs=$(disk_with_serial "$FS_SERIAL") || { echo "FAIL no virtio disk with serial $
 if modprobe vfat 2>/dev/null && modprobe nls_cp437 2>/dev/null && modprobe nls_ascii 2>/dev/null; then
   mkdosfs "$fs" >/dev/null 2>&1 || echo "FAIL mkdosfs $fs"
   mkdir -p /mnt && mount -t vfat "$fs" /mnt || echo "FAIL mount $fs"
-  cp /tmp/data /mnt/data.bin && sync && umount /mnt
+  cp /tmp/data /mnt/data.bin || echo "FAIL cp to $fs"
+  sync; umount /mnt
   echo 3 > /proc/sys/vm/drop_caches
   mount -t vfat -o ro "$fs" /mnt && copy=$(sha256sum < /mnt/data.bin | cut -d' ' -f1) && umount /mnt
   if [ "$copy" = "$want" ]; then echo "PASS mkdosfs, mount, copy, remount: the copy on $fs matches"; else echo "FAIL the copy on $fs differs"; fi

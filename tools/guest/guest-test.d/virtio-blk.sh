@@ -16,7 +16,7 @@ vblk_run() {
   types=$dir/sys/devices/virtual/virtio/virtio/mdev_supported_types/virtio-blk
   data=$dir/data.img fs=$dir/fs.img
   head -c $((64 << 20)) /dev/zero | tr '\0' '\125' > "$data"     # 0x55 everywhere: what is not written stays so
-  truncate -s 16M "$fs"
+  truncate -s 48M "$fs"
   tail_sha=$(tail -c $((32 << 20)) "$data" | sha256sum | cut -d' ' -f1)
   check "virtio-blk: create the data disk" write_attr "$types/create" "$data_uuid"
   check "virtio-blk: create the file-system disk" write_attr "$types/create" "$fs_uuid"
