@@ -9,7 +9,7 @@ namespace Umdev.Devices.VirtioBlk;
 /// <summary>
 /// One virtio-blk disk: a modern virtio-pci function with one request queue, backed by a host file or
 /// block device named before a VMM opens it (<see cref="SetBacking"/>). Requests run on the queue's
-/// thread with the data moved directly between pinned guest memory and the file; FLUSH is fdatasync.
+/// thread, the data moved between guest memory and the file through a bounce buffer; FLUSH is fdatasync.
 /// </summary>
 internal sealed partial class VirtioBlkDevice : VirtioPciFunction
 {
@@ -20,9 +20,12 @@ internal sealed partial class VirtioBlkDevice : VirtioPciFunction
 
     private readonly Lock _backingLock = new();
     private readonly byte[] _id = new byte[VirtioBlk.IdLength];
-    private readonly List<VfioDmaPin> _pins = [];
+    /// <summary>The largest piece of a request moved with one system call.</summary>
+    private const int BounceSize = 2 << 20;
+
     private VirtioBlkBacking? _backing;
     private bool _open;
+    private byte[]? _bounce; // the queue thread's, allocated at the first transfer
 
     /// <param name="uuid">The mdev's UUID: GET_ID answers its last 20 hex digits (where UUIDs made in a row differ).</param>
     public VirtioBlkDevice(Guid uuid) : base("virtio-blk", Config, queueCount: 1, QueueSize, VirtioBlk.ConfigLength)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Numerics;
 using Umdev.Interop;
@@ -152,18 +153,27 @@ internal sealed class SplitVirtqueue
             throw new VirtqueueException($"queue {Index}: indirect table of {length} bytes");
         if (Wraps(table, length)) throw new VirtqueueException($"queue {Index}: indirect table wraps");
         uint entries = length / DescSize;
-        Span<byte> d = stackalloc byte[DescSize];
-        uint i = 0;
-        for (uint seen = 0; ; seen++)
+        // One copy for the whole table: on the stack for the usual sizes, rented for a large queue's.
+        byte[]? rented = length > 4096 ? ArrayPool<byte>.Shared.Rent((int)length) : null;
+        Span<byte> tableBytes = (rented is null ? stackalloc byte[4096] : rented)[..(int)length];
+        try
         {
-            if (seen == entries) throw new VirtqueueException($"queue {Index}: indirect chain loops");
-            dma.Read(table + i * DescSize, d);
-            var (addr, len, flags, next) = Parse(d);
-            if ((flags & DescIndirect) != 0) throw new VirtqueueException($"queue {Index}: nested indirect descriptor");
-            chain.Add(addr, len, (flags & DescWrite) != 0);
-            if ((flags & DescNext) == 0) return;
-            if (next >= entries) throw new VirtqueueException($"queue {Index}: indirect next {next} ≥ table size {entries}");
-            i = next;
+            dma.Read(table, tableBytes);
+            uint i = 0;
+            for (uint seen = 0; ; seen++)
+            {
+                if (seen == entries) throw new VirtqueueException($"queue {Index}: indirect chain loops");
+                var (addr, len, flags, next) = Parse(tableBytes.Slice((int)(i * DescSize), DescSize));
+                if ((flags & DescIndirect) != 0) throw new VirtqueueException($"queue {Index}: nested indirect descriptor");
+                chain.Add(addr, len, (flags & DescWrite) != 0);
+                if ((flags & DescNext) == 0) return;
+                if (next >= entries) throw new VirtqueueException($"queue {Index}: indirect next {next} ≥ table size {entries}");
+                i = next;
+            }
+        }
+        finally
+        {
+            if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
         }
     }
 

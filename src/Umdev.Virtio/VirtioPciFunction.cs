@@ -12,7 +12,7 @@ namespace Umdev.Virtio;
 /// transport state. Guest memory is reached only through the client's DMA mappings of the
 /// <see cref="VfioDevice"/> given to <see cref="Bind"/>.
 /// </summary>
-public abstract partial class VirtioPciFunction : IVfioDeviceOps, IVfioDmaUnmapListener
+public abstract partial class VirtioPciFunction : IVfioDeviceOps
 {
     /// <summary>VIRTIO_MSI_NO_VECTOR: no MSI-X vector for this source.</summary>
     public const ushort NoVector = 0xffff;
@@ -125,12 +125,6 @@ public abstract partial class VirtioPciFunction : IVfioDeviceOps, IVfioDmaUnmapL
     {
         lock (_lock) StopWorkers();
     }
-
-    /// <summary>
-    /// Pins made by requests last only as long as the request (the model's unmap waits for an access in
-    /// progress), so there is nothing to drop here.
-    /// </summary>
-    public void DmaUnmap(ulong iova, ulong length) { }
 
     private void ReadConfig(ulong offset, Span<byte> data)
     {

@@ -30,7 +30,8 @@ cleanup() {
 trap cleanup EXIT
 "$here/build-guest.sh" --if-needed >&2
 img=$tmp/disk.img
-truncate -s $(((mib + 16) << 20)) "$img"
+# Allocated up front, so that neither run pays for the file system allocating blocks.
+head -c $(((mib + 16) << 20)) /dev/zero > "$img"
 { echo '#!/bin/sh'; echo "MIB=$mib READS_4K=$reads"; tail -n +2 "$here/virtio-blk-bench-guest.sh"; } > "$tmp/guest.sh"
 
 mkdir -p "$tmp/sys" "$tmp/sock"
@@ -51,12 +52,16 @@ boot() {  # boot NAME SOCKET [qemu args...]: one guest run, its console in $tmp/
   tr -d '\r' < "$tmp/$name.log" | grep '^BENCH ' >> "$tmp/$name.bench"
 }
 ticks=0
-for ((r = 1; r <= rounds; r++)); do
+run_umdev() {
+  local before
   before=$(cpu_ticks)
   boot umdev "$tmp/sock/$uuid.sock" -trace vfio_user_send_write -D "$tmp/umdev-$r.trace"
   ticks=$((ticks + $(cpu_ticks) - before))
   grep -c vfio_user_send_write "$tmp/umdev-$r.trace" >> "$tmp/umdev.msgs" || true
-  boot qemu none -drive "file=$img,format=raw,if=none,id=d0" -device virtio-blk-pci,drive=d0
+}
+run_qemu() { boot qemu none -drive "file=$img,format=raw,if=none,id=d0" -device virtio-blk-pci,drive=d0; }
+for ((r = 1; r <= rounds; r++)); do   # alternating which goes first, so neither always finds a warmer host
+  if ((r % 2)); then run_umdev; run_qemu; else run_qemu; run_umdev; fi
 done
 
 # Totals per test over the rounds: bytes and seconds.
