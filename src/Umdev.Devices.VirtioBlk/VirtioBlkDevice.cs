@@ -9,7 +9,7 @@ namespace Umdev.Devices.VirtioBlk;
 /// <summary>
 /// One virtio-blk disk: a modern virtio-pci function with one request queue, backed by a host file or
 /// block device named before a VMM opens it (<see cref="SetBacking"/>). Requests run on the queue's
-/// thread, the data moved between guest memory and the file through a bounce buffer; FLUSH is fdatasync.
+/// thread, the data moved between guest memory and the file with one vectored system call; FLUSH is fdatasync.
 /// </summary>
 internal sealed partial class VirtioBlkDevice : VirtioPciFunction
 {
@@ -20,12 +20,13 @@ internal sealed partial class VirtioBlkDevice : VirtioPciFunction
 
     private readonly Lock _backingLock = new();
     private readonly byte[] _id = new byte[VirtioBlk.IdLength];
-    /// <summary>The largest piece of a request moved with one system call.</summary>
+    /// <summary>The largest piece of a request moved with one system call when the data must be copied.</summary>
     private const int BounceSize = 2 << 20;
 
     private VirtioBlkBacking? _backing;
     private bool _open;
-    private byte[]? _bounce; // the queue thread's, allocated at the first transfer
+    private byte[]? _bounce; // the queue thread's, allocated at the first copied transfer
+    private Vector? _vector; // the queue thread's, allocated at the first transfer
 
     /// <param name="uuid">The mdev's UUID: GET_ID answers its last 20 hex digits (where UUIDs made in a row differ).</param>
     public VirtioBlkDevice(Guid uuid) : base("virtio-blk", Config, queueCount: 1, QueueSize, VirtioBlk.ConfigLength)

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using Umdev.Interop.Native;
 
@@ -38,6 +39,41 @@ public static class FileData
         byte* st = stackalloc byte[Libc.StatSize];
         if (Libc.FstatFile(file, st) != 0) ThrowHelper.ThrowLastError("fstat");
         return (*(uint*)(st + Libc.StatModeOffset) & 0x92) != 0; // S_IWUSR | S_IWGRP | S_IWOTH
+    }
+
+    /// <summary>
+    /// <c>preadv</c>/<c>pwritev</c> at <paramref name="offset"/> between the file and buffers at the given
+    /// addresses (memory the caller keeps mapped for the call), repeated until all is moved. A read past
+    /// the end of the file leaves zeros. At most 1024 buffers; EIO-style failures are ErrnoExceptions.
+    /// </summary>
+    public static unsafe void TransferVector(SafeFileHandle file, ReadOnlySpan<nint> buffers, ReadOnlySpan<int> lengths, long offset, bool write)
+    {
+        if (buffers.Length > Libc.IOV_MAX || lengths.Length != buffers.Length) ThrowHelper.Throw(Errno.EINVAL, "bad buffer list");
+        Libc.IoVec* iov = stackalloc Libc.IoVec[buffers.Length];
+        for (int i = 0; i < buffers.Length; i++) iov[i] = new Libc.IoVec { Base = (void*)buffers[i], Length = (nuint)lengths[i] };
+        int at = 0;
+        while (at < buffers.Length)
+        {
+            nint n = write ? Libc.Pwritev(file, iov + at, buffers.Length - at, offset) : Libc.Preadv(file, iov + at, buffers.Length - at, offset);
+            if (n < 0)
+            {
+                if (Marshal.GetLastPInvokeError() == (int)Errno.EINTR) continue;
+                ThrowHelper.ThrowLastError(write ? "pwritev" : "preadv");
+            }
+            if (n == 0)
+            {
+                if (write) ThrowHelper.Throw(Errno.EIO, "pwritev wrote nothing");
+                for (; at < buffers.Length; at++) new Span<byte>(iov[at].Base, (int)iov[at].Length).Clear(); // past the end: zeros
+                return;
+            }
+            offset += n;
+            while (at < buffers.Length && n >= (nint)iov[at].Length) n -= (nint)iov[at++].Length;
+            if (at < buffers.Length)
+            {
+                iov[at].Base = (byte*)iov[at].Base + n;
+                iov[at].Length -= (nuint)n;
+            }
+        }
     }
 
     private static void Fallocate(SafeFileHandle file, int mode, long offset, long length)

@@ -74,6 +74,25 @@ public sealed class RequestTests : IDisposable
     }
 
     [Fact]
+    public void MemoryMappedWithoutADescriptorIsReachedByCopies()
+    {
+        string path = _f.Backing(4 << 20, seed: 9);
+        var mdev = _f.Create(path);
+        var client = Umdev.VfioUser.Client.VfioUserClient.Connect(Umdev.VfioUser.VfioUserService.SocketPathFor(_f.SocketDir, mdev.Uuid));
+        using var ram = new GuestMemory(client);
+        using var d = new VirtioTestDriver(client, ram);
+        d.Start();
+        var data = new byte[3 << 20]; // more than the 2 MiB bounce buffer: copied in two pieces
+        new Random(5).NextBytes(data);
+        Assert.Equal(VirtioBlk.Ok, d.Request(VirtioBlk.Out, 16, data, writeToDevice: true, pieces: 7).Status);
+        var back = new byte[data.Length];
+        Assert.Equal(VirtioBlk.Ok, d.Request(VirtioBlk.In, 16, back, writeToDevice: false, pieces: 5, indirect: true).Status);
+        Assert.Equal(data, back);
+        Assert.Equal(data, File.ReadAllBytes(path).AsSpan(16 * 512, data.Length).ToArray());
+        Assert.True(client.DmaRequestsServed > 0);
+    }
+
+    [Fact]
     public void GetIdAnswersTheUuidsLastTwentyHexDigits()
     {
         var mdev = _f.Create(_f.Backing(1 << 20));

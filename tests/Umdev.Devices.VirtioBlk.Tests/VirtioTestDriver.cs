@@ -37,7 +37,7 @@ public sealed class VirtioTestDriver(VfioUserClient client, GuestMemory ram) : I
     /// <summary>Maps the RAM and brings the device up to DRIVER_OK with <paramref name="features"/> (default: all offered).</summary>
     public void Start(ulong? features = null, ushort queueSize = QueueSize, bool map = true)
     {
-        if (map) client.MapDma(GuestMemory.Base, GuestMemory.Size, VfioDmaProtection.Read | VfioDmaProtection.Write, ram.Fd);
+        if (map && ram.Fd is not null) client.MapDma(GuestMemory.Base, GuestMemory.Size, VfioDmaProtection.Read | VfioDmaProtection.Write, ram.Fd);
         ram.At(Desc, 0x4000).Clear();
         _availIdx = _usedSeen = _nextDesc = 0;
         WriteStatus(0);
@@ -143,7 +143,7 @@ public sealed class VirtioTestDriver(VfioUserClient client, GuestMemory ram) : I
         while (Volatile.Read(ref ram.At(Used + 2, 2)[0]) == (byte)_usedSeen && UsedIdx == _usedSeen)
         {
             if (Environment.TickCount64 > deadline) return null;
-            Thread.Sleep(1);
+            client.ServeRequests(1); // the device's DMA_READ/DMA_WRITE, for memory mapped without a descriptor
         }
         var e = ram.At(Used + 4 + 8UL * (ulong)(_usedSeen % QueueSize), 8);
         _usedSeen++;

@@ -19,6 +19,14 @@ internal static partial class Libc
     [LibraryImport("libc", EntryPoint = "fstat", SetLastError = true)]
     internal static unsafe partial int FstatFile(SafeFileHandle fd, byte* buf);
 
+    internal const int IOV_MAX = 1024;
+
+    [LibraryImport("libc", EntryPoint = "preadv", SetLastError = true)]
+    internal static unsafe partial nint Preadv(SafeFileHandle fd, IoVec* iov, int count, long offset);
+
+    [LibraryImport("libc", EntryPoint = "pwritev", SetLastError = true)]
+    internal static unsafe partial nint Pwritev(SafeFileHandle fd, IoVec* iov, int count, long offset);
+
     [LibraryImport("libc", EntryPoint = "lseek", SetLastError = true)]
     internal static partial long Lseek(SafeFileHandle fd, long offset, int whence);
 }
