@@ -12,5 +12,6 @@ public static class BenchCommand
         BenchMigrateCommand.Create(),
         BenchMbochsCommand.Create(),
         BenchDevicePluginCommand.Create(),
+        BenchVirtioBlkCommand.Create(),
     };
 }

@@ -1,6 +1,7 @@
 using Umdev.Core;
 using Umdev.Devices.Mbochs;
 using Umdev.Devices.Mtty;
+using Umdev.Devices.VirtioBlk;
 
 namespace Umdev.Cli;
 
@@ -10,7 +11,7 @@ namespace Umdev.Cli;
 /// </summary>
 public static class ParentPlugins
 {
-    public static IReadOnlyList<IMdevParentPlugin> All { get; } = [new MttyParentPlugin(), new MbochsParentPlugin()];
+    public static IReadOnlyList<IMdevParentPlugin> All { get; } = [new MttyParentPlugin(), new MbochsParentPlugin(), new VirtioParentPlugin()];
 
     public static IMdevParentPlugin Default => All[0];
 

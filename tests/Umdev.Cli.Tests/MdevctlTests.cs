@@ -1,34 +1,23 @@
 namespace Umdev.Cli.Tests;
 
-/// <summary>
-/// The real Debian mdevctl (1.2.0) against the daemon, in a private mount namespace where the daemon's
-/// tree is bind-mounted over /sys and a scratch directory over /etc/mdevctl.d (mdev-sysfs.md §8–§9).
-/// </summary>
+/// <summary>The real Debian mdevctl (1.2.0) against the daemon's mtty parent (see <see cref="MdevctlRunner"/>).</summary>
 public class MdevctlTests : IDisposable
 {
     private const string U = "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001";
     private readonly Daemon _daemon = Daemon.Start();
-    private readonly string _etc = Directory.CreateTempSubdirectory("umdev-mdevctl.d-").FullName;
+    private readonly MdevctlRunner _mdevctl;
 
-    public MdevctlTests()
-    {
-        // 1.2.0 refuses to run without these (its self-check), even when they are empty.
-        Directory.CreateDirectory(Path.Combine(_etc, "scripts.d/callouts"));
-        Directory.CreateDirectory(Path.Combine(_etc, "scripts.d/notifiers"));
-    }
+    public MdevctlTests() => _mdevctl = new MdevctlRunner(_daemon);
+
+    private string Etc => _mdevctl.Etc;
 
     public void Dispose()
     {
         _daemon.Dispose();
-        Directory.Delete(_etc, true);
+        _mdevctl.Dispose();
     }
 
-    private Shell.Result Mdevctl(params string[] args) => Shell.Run("/usr/bin/unshare",
-    [
-        "-m", "--propagation", "private", "/bin/bash", "-c",
-        "mount --bind \"$1\" /sys && mount --bind \"$2\" /etc/mdevctl.d && shift 2 && exec mdevctl \"$@\"",
-        "mdevctl", _daemon.Dir, _etc, .. args,
-    ]);
+    private Shell.Result Mdevctl(params string[] args) => _mdevctl.Run(args);
 
     private static string Types(int single, int dual) =>
         $"mtty\n  mtty-1\n    Available instances: {single}\n    Device API: vfio-pci\n    Name: Single port serial\n" +
@@ -63,7 +52,7 @@ public class MdevctlTests : IDisposable
     {
         Mdevctl("define", "-u", U, "-p", "mtty", "--type", "mtty-1").AssertSuccess();
         Assert.Equal("{\n  \"mdev_type\": \"mtty-1\",\n  \"start\": \"manual\",\n  \"attrs\": []\n}",
-            File.ReadAllText(Path.Combine(_etc, "mtty", U)));
+            File.ReadAllText(Path.Combine(Etc, "mtty", U)));
         Assert.Equal($"{U} mtty mtty-1 manual\n\n", Mdevctl("list", "-d").AssertSuccess().Stdout);
         Assert.Equal("\n", Mdevctl("list").Stdout);
 
@@ -75,7 +64,7 @@ public class MdevctlTests : IDisposable
         Mdevctl("stop", "-u", U).AssertSuccess();
         Mdevctl("undefine", "-u", U).AssertSuccess();
         Assert.Equal("\n", Mdevctl("list", "-d").AssertSuccess().Stdout);
-        Assert.False(File.Exists(Path.Combine(_etc, "mtty", U)));
+        Assert.False(File.Exists(Path.Combine(Etc, "mtty", U)));
     }
 
     [Fact]

@@ -60,7 +60,7 @@ public class ServeTests
     }
 
     [Theory]
-    [InlineData("--parent|nosuch", "--parent nosuch: unknown parent 'nosuch' (known: mtty, mbochs)")]
+    [InlineData("--parent|nosuch", "--parent nosuch: unknown parent 'nosuch' (known: mtty, mbochs, virtio)")]
     [InlineData("--parent|mtty:prots=4", "--parent mtty:prots=4: parent mtty: unknown option 'prots' (accepted: ports, intx)")]
     [InlineData("--parent|mtty:ports=many", "--parent mtty:ports=many: parent mtty: option ports: 'many' is not an integer")]
     [InlineData("--parent|mtty:ports=-1", "--parent mtty:ports=-1: parent mtty: option ports: '-1' is below the minimum 0")]

@@ -14,7 +14,7 @@ public sealed class PublicApiTests
 {
     public static TheoryData<string> PackedAssemblies =>
     [
-        "Umdev.Interop", "Umdev.Core", "Umdev.Vfio", "Umdev.VfioUser", "Umdev.VfioUser.Mdev",
+        "Umdev.Interop", "Umdev.Core", "Umdev.Vfio", "Umdev.VfioUser", "Umdev.VfioUser.Mdev", "Umdev.Virtio",
     ];
 
     [Theory]

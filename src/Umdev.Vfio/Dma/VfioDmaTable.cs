@@ -138,6 +138,42 @@ public sealed class VfioDmaTable
         DirtyLog?.Record(iova, (ulong)source.Length);
     }
 
+    /// <summary>
+    /// Begins direct accesses to several ranges at once, for a vectored transfer (one <c>preadv</c> into
+    /// client memory): each range must lie in one mapping that is mapped into this process, with the
+    /// permission <paramref name="direction"/> needs, and its address is written to the same index of
+    /// <paramref name="pointers"/>. Returns null, with nothing begun, when a range can only be reached by
+    /// copies (use <see cref="Read"/>/<see cref="Write"/> then); EFAULT when a range is not mapped or lacks
+    /// the permission. The memory stays mapped until the scope is disposed.
+    /// </summary>
+    public unsafe VfioDmaScope? BeginDirect(ReadOnlySpan<VfioDmaRange> ranges, VfioDmaDirection direction, Span<nint> pointers)
+    {
+        if (pointers.Length < ranges.Length) throw new ArgumentException("fewer pointers than ranges", nameof(pointers));
+        var scope = new VfioDmaScope(ranges.Length, (direction & VfioDmaDirection.FromDevice) != 0 ? ranges.ToArray() : null, DirtyLog);
+        try
+        {
+            for (int i = 0; i < ranges.Length; i++)
+            {
+                if (ranges[i].Length <= 0) ThrowHelper.Throw(Errno.EINVAL, "empty DMA range");
+                var pieces = Resolve(ranges[i].Iova, (ulong)ranges[i].Length, direction);
+                if (pieces.Length != 1 || !pieces[0].Mapping.Memory.HasDirect())
+                {
+                    scope.Dispose();
+                    return null;
+                }
+                pieces[0].Mapping.BeginAccess();
+                scope.Add(pieces[0].Mapping);
+                pointers[i] = (nint)(pieces[0].Mapping.Memory.Direct + pieces[0].Offset);
+            }
+            return scope;
+        }
+        catch
+        {
+            scope.Dispose();
+            throw;
+        }
+    }
+
     internal readonly record struct Piece(VfioDmaMapping Mapping, ulong Offset, int Length);
 
     /// <summary>Splits the range over the mappings, checking every byte is covered with the right permission.</summary>
