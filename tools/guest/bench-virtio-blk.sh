@@ -47,7 +47,7 @@ for _ in $(seq 100); do [ -S "$tmp/sock/$uuid.sock" ] && break; sleep 0.1; done
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }   # utime + stime of umdev serve, in clock ticks
 boot() {  # boot NAME SOCKET [qemu args...]: one guest run, its console in $tmp/NAME.console
   local name=$1 sock=$2; shift 2
-  GUEST_TEST=$tmp/guest.sh TIMEOUT=${GUEST_TIMEOUT:-600} LOG=$tmp/$name.log "$here/run-guest.sh" "$sock" "$@" >/dev/null 2>&1 ||
+  GUEST_TEST=$tmp/guest.sh TIMEOUT=${GUEST_TIMEOUT:-600} LOG=$tmp/$name.log APPEND=edd=off "$here/run-guest.sh" "$sock" "$@" >/dev/null 2>&1 ||
     { tail -20 "$tmp/$name.log" >&2; die "the $name guest run failed (log $tmp/$name.log)"; }
   tr -d '\r' < "$tmp/$name.log" | grep '^BENCH ' >> "$tmp/$name.bench"
 }

@@ -6,8 +6,9 @@
 #   --if-needed   build only when OUTDIR holds no guest made by this script with these modules (cheap check)
 # Installs the host tools it needs (busybox, cpio, binutils) when missing.
 # Env: GUEST_MODULES="m1 m2"  kernel modules to ship and modprobe at boot, their dependencies resolved from
-#                            the kernel package's modules.dep (default: bochs virtio_pci virtio_blk, i.e. the
-#                            display and block devices beside mtty; the 8250 serial driver is built in)
+#                            the kernel package's modules.dep (default: bochs virtio_pci virtio_blk vfat
+#                            nls_cp437 nls_ascii, i.e. the display and block devices beside mtty and a file
+#                            system to put on a disk; the 8250 serial driver is built in)
 #      KPKG=linux-image-...  kernel package (default: what linux-image-amd64 depends on)
 # Output: OUTDIR/vmlinuz, OUTDIR/initramfs.cpio.gz, OUTDIR/config (the kernel's .config), OUTDIR/stamp (what
 # was built); downloaded debs are kept in OUTDIR/debs. Several checkouts may share OUTDIR: builds are serialised
@@ -22,7 +23,7 @@ here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
 if_needed=0
 [ "${1:-}" = --if-needed ] && { if_needed=1; shift; }
 OUT=$(realpath -m "${1:-${GUEST_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/umdev-guest}}")
-MODULES=${GUEST_MODULES-bochs virtio_pci virtio_blk}
+MODULES=${GUEST_MODULES-bochs virtio_pci virtio_blk vfat nls_cp437 nls_ascii}
 # What the guest is made of: this script and the modules asked for. A guest with another stamp is rebuilt.
 STAMP="$(sha256sum < "$here/build-guest.sh" | cut -c1-16) modules: $(echo $MODULES)"
 fresh() { [ -s "$OUT/vmlinuz" ] && [ -s "$OUT/initramfs.cpio.gz" ] && [ "$(cat "$OUT/stamp" 2>/dev/null)" = "$STAMP" ]; }

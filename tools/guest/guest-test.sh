@@ -82,7 +82,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-"${umdev[@]}" serve --sysfs "$sysfs" --sockets "$sockets" --parent mtty --parent mbochs >"$tmp/serve.out" 2>"$tmp/serve.err" &
+"${umdev[@]}" serve --sysfs "$sysfs" --sockets "$sockets" --parent mtty --parent mbochs --parent virtio >"$tmp/serve.out" 2>"$tmp/serve.err" &
 pid=$!
 for _ in $(seq 240); do
   grep -q '^ready ' "$tmp/serve.out" && break
