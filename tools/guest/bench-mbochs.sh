@@ -24,14 +24,9 @@ frames=${BENCH_FRAMES:-200} rounds=${BENCH_ROUNDS:-1}
 
 tmp=$(mktemp -d /tmp/umdev-bench-mbochs.XXXXXX)
 pid=""
+. "$here/serve-lib.sh"
 cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid"
-    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
-    wait "$pid" 2>/dev/null || true
-  fi
-  if mountpoint -q "$tmp/sys" 2>/dev/null; then fusermount3 -u -z "$tmp/sys" 2>/dev/null || umount -l "$tmp/sys"; fi
+  serve_stop
   if [ "${BENCH_KEEP:-}" = 1 ]; then echo "bench-mbochs: kept $tmp" >&2; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
@@ -61,10 +56,7 @@ boot() {  # boot NAME SOCKET [qemu args]: one guest run; its BENCH line appended
 }
 
 mkdir -p "$tmp/sys" "$tmp/sock"
-"${umdev[@]}" serve --sysfs "$tmp/sys" --sockets "$tmp/sock" --parent mbochs >"$tmp/serve.out" 2>"$tmp/serve.err" &
-pid=$!
-for _ in $(seq 240); do grep -q '^ready ' "$tmp/serve.out" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-grep -q '^ready ' "$tmp/serve.out" || { tail -5 "$tmp/serve.err" >&2; die "umdev serve did not print ready"; }
+serve_start --parent mbochs || die "umdev serve did not print ready"
 uuid=83b8f4f2-509f-382f-3c1e-e6bfe0fa2009
 echo "$uuid" > "$tmp/sys/devices/virtual/mbochs/mbochs/mdev_supported_types/mbochs-small/create"
 for _ in $(seq 120); do [ -S "$tmp/sock/$uuid.sock" ] && break; sleep 0.25; done

@@ -22,9 +22,9 @@ export QEMU
 if [ -n "${UMDEV_DLL:-}" ]; then umdev=(dotnet "$UMDEV_DLL"); else umdev=("$repo/umdev"); fi
 mib=${BENCH_MIB:-64} reads=${BENCH_READS_4K:-4096} rounds=${BENCH_ROUNDS:-1}
 tmp=$(mktemp -d /tmp/umdev-bench-vblk.XXXXXX) pid=""
+. "$here/serve-lib.sh"
 cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; fi
-  mountpoint -q "$tmp/sys" 2>/dev/null && { fusermount3 -u -z "$tmp/sys" 2>/dev/null || umount -l "$tmp/sys"; }
+  serve_stop
   if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "bench: work directory kept: $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
@@ -34,11 +34,7 @@ img=$tmp/disk.img
 head -c $(((mib + 16) << 20)) /dev/zero > "$img"
 { echo '#!/bin/sh'; echo "MIB=$mib READS_4K=$reads"; tail -n +2 "$here/virtio-blk-bench-guest.sh"; } > "$tmp/guest.sh"
 
-mkdir -p "$tmp/sys" "$tmp/sock"
-"${umdev[@]}" serve --sysfs "$tmp/sys" --sockets "$tmp/sock" --parent virtio >"$tmp/serve.out" 2>"$tmp/serve.err" &
-pid=$!
-for _ in $(seq 240); do grep -q '^ready ' "$tmp/serve.out" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-grep -q '^ready ' "$tmp/serve.out" || die "umdev serve did not get ready: $(tail -5 "$tmp/serve.err")"
+serve_start --parent virtio || die "umdev serve did not get ready"
 uuid=83b8f4f2-509f-382f-3c1e-e6bfe0fa4001
 echo "$uuid" > "$tmp/sys/devices/virtual/virtio/virtio/mdev_supported_types/virtio-blk/create"
 echo "$img" > "$tmp/sys/bus/mdev/devices/$uuid/backing"

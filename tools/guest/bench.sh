@@ -12,7 +12,7 @@
 # Env: QEMU=...           qemu-system-x86_64 >= 10.1 with vfio-user-pci (else tools/qemu/build-qemu.sh --path)
 #      UMDEV_DLL=PATH     a built umdev.dll (else ./umdev builds one)
 #      GUEST_DIR=DIR      guest kernel + initramfs (default ~/.cache/umdev-guest; built if missing)
-#      RUN_GUEST=PATH     the guest runner (default tools/guest/run-guest.sh, else ../shared/tools/guest/)
+#      RUN_GUEST=PATH     the guest runner (default tools/guest/run-guest.sh)
 #      UMDEV_ARGS="..."   extra `umdev serve` arguments (e.g. "--parent mtty:intx=level" to compare)
 #      BENCH_TRACE=0      no QEMU trace in the umdev runs (no msgs/B; the trace costs a little time)
 #      BENCH_ROUNDS=N     boot each N times, alternating (default 1); figures are totals over the rounds
@@ -23,16 +23,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
-# The guest tooling moves from ../shared/tools/guest into tools/guest; use whichever is there (a
-# worktree under wt/ finds shared/ one level further up).
-guest_tool() {
-  local d
-  for d in "$repo/tools/guest" "$repo/../shared/tools/guest" "$repo/../../shared/tools/guest"; do
-    [ -x "$d/$1" ] && { realpath "$d/$1"; return; }
-  done
-  echo "$repo/tools/guest/$1"
-}
-RUN_GUEST=${RUN_GUEST:-$(guest_tool run-guest.sh)}
+RUN_GUEST=${RUN_GUEST:-$here/run-guest.sh}
 export GUEST_DIR=${GUEST_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/umdev-guest}
 
 die() { echo "bench: $*" >&2; exit 1; }
@@ -47,7 +38,7 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 if [ ! -s "$GUEST_DIR/vmlinuz" ] || [ ! -s "$GUEST_DIR/initramfs.cpio.gz" ]; then
-  ( flock 9; { [ -s "$GUEST_DIR/vmlinuz" ] && [ -s "$GUEST_DIR/initramfs.cpio.gz" ]; } || "$(guest_tool build-guest.sh)" "$GUEST_DIR" ) \
+  ( flock 9; { [ -s "$GUEST_DIR/vmlinuz" ] && [ -s "$GUEST_DIR/initramfs.cpio.gz" ]; } || "$here/build-guest.sh" "$GUEST_DIR" ) \
     9>"$GUEST_DIR/.build-lock" >&2 || die "building the guest failed"
 fi
 if [ -n "${UMDEV_DLL:-}" ]; then umdev=(dotnet "$UMDEV_DLL"); else umdev=("$repo/umdev"); fi
@@ -56,15 +47,10 @@ if [ -n "${UMDEV_DLL:-}" ]; then umdev=(dotnet "$UMDEV_DLL"); else umdev=("$repo
 
 tmp=$(mktemp -d /tmp/umdev-bench.XXXXXX)
 pid="" echo_pid=""
+. "$here/serve-lib.sh"
 cleanup() {
   [ -n "$echo_pid" ] && kill "$echo_pid" 2>/dev/null
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid"
-    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
-    wait "$pid" 2>/dev/null || true
-  fi
-  if mountpoint -q "$tmp/sys" 2>/dev/null; then fusermount3 -u -z "$tmp/sys" 2>/dev/null || umount -l "$tmp/sys"; fi
+  serve_stop
   if [ "${BENCH_KEEP:-}" = 1 ]; then echo "bench: kept $tmp" >&2; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
@@ -109,10 +95,8 @@ rounds=${BENCH_ROUNDS:-1}
 # --- (a) umdev mtty-1 over vfio-user ---
 mkdir -p "$tmp/sys" "$tmp/sock"
 # shellcheck disable=SC2086
-"${pin[@]}" "${umdev[@]}" serve --sysfs "$tmp/sys" --sockets "$tmp/sock" ${UMDEV_ARGS:-} >"$tmp/serve.out" 2>"$tmp/serve.err" &
-pid=$!
-for _ in $(seq 240); do grep -q '^ready ' "$tmp/serve.out" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-grep -q '^ready ' "$tmp/serve.out" || { tail -5 "$tmp/serve.err" >&2; die "umdev serve did not print ready"; }
+serve_prefix=(${pin[@]+"${pin[@]}"})
+serve_start ${UMDEV_ARGS:-} || die "umdev serve did not print ready"
 uuid=83b8f4f2-509f-382f-3c1e-e6bfe0fa1009
 echo "$uuid" > "$tmp/sys/devices/virtual/mtty/mtty/mdev_supported_types/mtty-1/create"
 for _ in $(seq 120); do [ -S "$tmp/sock/$uuid.sock" ] && break; sleep 0.25; done

@@ -68,28 +68,15 @@ if [ -n "${UMDEV_DLL:-}" ]; then umdev=(dotnet "$UMDEV_DLL"); else umdev=("$repo
 "${umdev[@]}" --help >/dev/null || abort "building umdev failed"   # build before timing the start
 tmp=$(mktemp -d /tmp/umdev-guest.XXXXXX)
 sysfs=$tmp/sys sockets=$tmp/sock pid=""
-mkdir -p "$sysfs" "$sockets"
+. "$here/serve-lib.sh"
 cleanup() {
   tmux -L "umdev-vm-$$" kill-server 2>/dev/null || true   # the vm check's terminal, if left
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid"   # serve unmounts on SIGTERM
-    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
-    wait "$pid" 2>/dev/null || true
-  fi
-  if mountpoint -q "$sysfs" 2>/dev/null; then fusermount3 -u -z "$sysfs" 2>/dev/null || umount -l "$sysfs"; fi
+  serve_stop
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-"${umdev[@]}" serve --sysfs "$sysfs" --sockets "$sockets" --parent mtty --parent mbochs --parent virtio >"$tmp/serve.out" 2>"$tmp/serve.err" &
-pid=$!
-for _ in $(seq 240); do
-  grep -q '^ready ' "$tmp/serve.out" && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.5
-done
-grep -q '^ready ' "$tmp/serve.out" || { tail -20 "$tmp/serve.err"; abort "umdev serve did not print ready"; }
+serve_start --parent mtty --parent mbochs --parent virtio 2>&1 || abort "umdev serve did not print ready"
 
 parent=$sysfs/devices/virtual/mtty/mtty
 wait_for() { for _ in $(seq 120); do [ -e "$1" ] && return 0; sleep 0.25; done; return 1; }
