@@ -74,15 +74,22 @@ msgs=$(awk '/vfio_pci_read_config .*@0x2c, len=0x1\)/ { on = 1; n = 0; marks++; 
   on && /vfio_(region_read|region_write|pci_read_config|pci_write_config)/ { n++ } END { print (marks ? n + 0 : -1) }' "$tmp/umdev.trace")
 [ "$msgs" -ge 0 ] || die "no marker in QEMU's trace: cannot count messages per frame"
 awk -v msgs="$msgs" -v rounds="$rounds" '
+  # median N values of V[f, 1..N] (insertion sort: mawk has no asort)
+  function median(f, n,   i, j, t, a) {
+    for (i = 1; i <= n; i++) { a[i] = V[f, i]; for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t } }
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+  }
   FNR == 1 { file++ }
-  { for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "frames") F[file] += kv[2]; if (kv[1] == "ns") NS[file] += kv[2] }
-    mode[file] = $NF }
+  { f = 0; ns = 0
+    for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "frames") f = kv[2]; if (kv[1] == "ns") ns = kv[2] }
+    F[file] += f; NS[file] += ns; V[file, ++R[file]] = f / (ns / 1e9); mode[file] = $NF }
   END {
-    u = F[1] / (NS[1] / 1e9); q = F[2] / (NS[2] / 1e9)
+    u = F[1] / (NS[1] / 1e9); q = F[2] / (NS[2] / 1e9); um = median(1, R[1]); qm = median(2, R[2])
     printf "full-screen redraws into /dev/fb0 in a TCG guest (bochs-drm, %s XRGB8888, %d frames x %d round(s)):\n", mode[1], F[1] / rounds, rounds
-    printf "  umdev mbochs-small (vfio-user, BAR0 mapped) %8.1f frames/s\n", u
-    printf "  QEMU -device bochs-display                   %8.1f frames/s\n", q
-    printf "  ratio umdev/QEMU                             %8.3f\n", u / q
+    printf "                                               all frames   median round\n"
+    printf "  umdev mbochs-small (vfio-user, BAR0 mapped) %8.1f/s     %8.1f/s\n", u, um
+    printf "  QEMU -device bochs-display                   %8.1f/s     %8.1f/s\n", q, qm
+    printf "  ratio umdev/QEMU                             %8.3f       %8.3f\n", u / q, um / qm
     printf "  vfio-user region messages per frame (umdev)  %8.3f  (%d in all)\n", msgs / F[1], msgs
     if (mode[1] != mode[2]) printf "  WARNING: the guests chose different modes (%s vs %s)\n", mode[1], mode[2]
   }' "$tmp/umdev.bench" "$tmp/qemu.bench"
