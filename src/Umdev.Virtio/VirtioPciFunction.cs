@@ -25,6 +25,7 @@ public abstract partial class VirtioPciFunction : IVfioDeviceOps
     private readonly SplitVirtqueue[] _queues;
     private readonly VirtqueueWorker?[] _workers;
     private readonly int _deviceConfigLength;
+    private readonly int _pciCfg;
     private VfioDevice? _device;
     private int _status;
     private byte _isr;
@@ -45,6 +46,7 @@ public abstract partial class VirtioPciFunction : IVfioDeviceOps
         ArgumentOutOfRangeException.ThrowIfGreaterThan(deviceConfigLength, VirtioPciLayout.DeviceLength);
         Name = name;
         _config = config.CreateSpace();
+        _pciCfg = VirtioPciLayout.FindPciCfg(_config);
         _deviceConfigLength = deviceConfigLength;
         _queues = new SplitVirtqueue[queueCount];
         for (int i = 0; i < queueCount; i++) _queues[i] = new SplitVirtqueue(i, queueSize);
@@ -128,12 +130,64 @@ public abstract partial class VirtioPciFunction : IVfioDeviceOps
 
     private void ReadConfig(ulong offset, Span<byte> data)
     {
-        lock (_lock) _config.Read((int)offset, data);
+        lock (_lock)
+        {
+            if (TouchesWindowData((int)offset, data.Length)) ReadThroughWindow();
+            _config.Read((int)offset, data);
+        }
     }
 
     private void WriteConfig(ulong offset, ReadOnlySpan<byte> data)
     {
-        lock (_lock) _config.Write((int)offset, data);
+        int at = (int)offset;
+        lock (_lock)
+        {
+            if (_pciCfg < 0 || at + data.Length <= _pciCfg + PciCfgBar || at >= _pciCfg + PciCfgEnd)
+            {
+                _config.Write(at, data);
+                return;
+            }
+            // The window's bar, offset, length and data are the driver's to write; the rest of the
+            // capability stays read-only (config accesses never straddle those dword-aligned fields).
+            for (int i = 0; i < data.Length; i++)
+            {
+                int o = at + i;
+                if (o == _pciCfg + PciCfgBar || (o >= _pciCfg + PciCfgOffset && o < _pciCfg + PciCfgEnd)) _config.Store(o, data.Slice(i, 1));
+                else _config.Write(o, data.Slice(i, 1));
+            }
+            if (TouchesWindowData(at, data.Length) && WindowTarget(out int target, out int length))
+            {
+                Span<byte> value = stackalloc byte[4];
+                _config.Read(_pciCfg + PciCfgData, value);
+                WriteStructures((ulong)target, value[..length]);
+            }
+        }
+    }
+
+    // VIRTIO_PCI_CAP_PCI_CFG (§4.1.4.9): bar at +4, offset at +8, length at +12, pci_cfg_data at +16..+19.
+    private const int PciCfgBar = 4, PciCfgOffset = 8, PciCfgLength = 12, PciCfgData = 16, PciCfgEnd = 20;
+
+    private bool TouchesWindowData(int at, int length) =>
+        _pciCfg >= 0 && at < _pciCfg + PciCfgEnd && at + length > _pciCfg + PciCfgData;
+
+    /// <summary>The BAR4 range the window points at: a 1-, 2- or 4-byte access, aligned, inside the BAR; else none.</summary>
+    private bool WindowTarget(out int target, out int length)
+    {
+        uint offset = _config.ReadUInt32(_pciCfg + PciCfgOffset);
+        uint size = _config.ReadUInt32(_pciCfg + PciCfgLength);
+        target = (int)Math.Min(offset, int.MaxValue);
+        length = (int)Math.Min(size, 4);
+        return _config.ReadByte(_pciCfg + PciCfgBar) == VirtioPciLayout.StructuresBar && size is 1 or 2 or 4 &&
+            offset % size == 0 && offset <= VirtioPciLayout.StructuresBarSize - size;
+    }
+
+    /// <summary>A read of pci_cfg_data reads the target first (an invalid target reads zeros).</summary>
+    private void ReadThroughWindow()
+    {
+        Span<byte> value = stackalloc byte[4];
+        value.Clear();
+        if (WindowTarget(out int target, out int length)) ReadStructures((ulong)target, value[..length]);
+        _config.Store(_pciCfg + PciCfgData, value);
     }
 
     private void ReadStructures(ulong offset, Span<byte> data)

@@ -47,7 +47,11 @@ public static class VirtioPciLayout
     public const int NotifyOffMultiplier = 4;
 
     /// <summary>The capability cfg_type values (§4.1.4).</summary>
-    public const byte CommonCfg = 1, NotifyCfg = 2, IsrCfg = 3, DeviceCfg = 4;
+    public const byte CommonCfg = 1, NotifyCfg = 2, IsrCfg = 3, DeviceCfg = 4, PciCfg = 5;
+
+    /// <summary>Bytes of the PCI configuration access capability after cap_vndr/cap_next/cap_len: the common
+    /// fields (bar, offset, length: the window's target, driver-writable) and the 4-byte pci_cfg_data.</summary>
+    private const int PciCfgBodyLength = 17;
 
     /// <summary>
     /// The PCI configuration space of a modern virtio device: ids, class, the two BARs, MSI-X for
@@ -73,7 +77,21 @@ public static class VirtioPciLayout
             .VendorCapability(Capability(NotifyCfg, NotifyOffset, 0x1000, NotifyOffMultiplier))
             .VendorCapability(Capability(IsrCfg, IsrOffset, IsrLength));
         if (deviceConfigLength > 0) b.VendorCapability(Capability(DeviceCfg, DeviceOffset, (uint)deviceConfigLength));
+        // The spec's device requirement (§4.1.4.9): firmware that cannot reach the BAR uses this window.
+        var window = new byte[PciCfgBodyLength];
+        window[0] = PciCfg;
+        b.VendorCapability(window);
         return b.Build();
+    }
+
+    /// <summary>Where the PCI configuration access capability of <paramref name="config"/> starts (-1: none).</summary>
+    internal static int FindPciCfg(PciConfigSpace config)
+    {
+        // Bounded: a capability list of a 256-byte space holds at most 48 entries.
+        for (int cap = config.ReadByte(PciHeader.CapabilityPointer) & 0xfc, n = 0; cap >= PciHeader.CapabilitiesStart && n < 48;
+             cap = config.ReadByte(cap + 1) & 0xfc, n++)
+            if (config.ReadByte(cap) == (byte)PciCapabilityId.VendorSpecific && config.ReadByte(cap + 3) == PciCfg) return cap;
+        return -1;
     }
 
     /// <summary>The body of a virtio_pci_cap after cap_vndr/cap_next/cap_len (and the notify multiplier).</summary>

@@ -32,12 +32,59 @@ public sealed class RequestTests : IDisposable
             uint head = ConfigRead32(d, cap);
             if ((head & 0xff) == 0x11) msix = true;
             if ((head & 0xff) != 0x09) continue;
-            Assert.Equal(4u, ConfigRead32(d, cap + 4) & 0xff); // BAR4
+            if ((byte)(head >> 24) != VirtioPciLayout.PciCfg) Assert.Equal(4u, ConfigRead32(d, cap + 4) & 0xff); // BAR4
             types.Add(((byte)(head >> 24), ConfigRead32(d, cap + 8), ConfigRead32(d, cap + 12)));
         }
         Assert.True(msix);
-        Assert.Equal([(1, 0x0u, 0x38u), (2, 0x3000u, 0x1000u), (3, 0x1000u, 1u), (4, 0x2000u, 60u)], types.Select(t => (t.Type, t.Offset, t.Length)));
+        Assert.Equal([(1, 0x0u, 0x38u), (2, 0x3000u, 0x1000u), (3, 0x1000u, 1u), (4, 0x2000u, 60u), (5, 0u, 0u)],
+            types.Select(t => (t.Type, t.Offset, t.Length)));
         Assert.Equal(0x4000ul, d.Client.GetRegionInfo(4).Size);
+    }
+
+    private static void ConfigWrite32(VirtioTestDriver d, uint offset, uint value)
+    {
+        Span<byte> b = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(b, value);
+        d.Client.WriteRegion(VfioPci.ConfigRegionIndex, offset, b);
+    }
+
+    [Fact]
+    public void ThePciConfigurationAccessWindowReachesTheStructuresInBar4()
+    {
+        var d = _f.Connect(_f.Create(_f.Backing(1 << 20)));
+        uint window = 0;
+        for (uint cap = ConfigRead32(d, 0x34) & 0xff; cap != 0; cap = (ConfigRead32(d, cap) >> 8) & 0xff)
+            if ((ConfigRead32(d, cap) & 0xff) == 0x09 && ConfigRead32(d, cap) >> 24 == VirtioPciLayout.PciCfg) window = cap;
+        Assert.NotEqual(0u, window);
+        Assert.Equal(20u, (ConfigRead32(d, window) >> 16) & 0xff);    // cap_len: the capability and pci_cfg_data
+
+        void Aim(uint bar, uint offset, uint length)
+        {
+            ConfigWrite32(d, window + 4, bar);
+            ConfigWrite32(d, window + 8, offset);
+            ConfigWrite32(d, window + 12, length);
+        }
+        Aim(4, VirtioPciLayout.CommonOffset + 0x12, 2);                 // num_queues
+        Assert.Equal(1u, ConfigRead32(d, window + 16));
+        Aim(4, VirtioPciLayout.CommonOffset + 0x14, 1);                 // device_status, written through the window
+        ConfigWrite32(d, window + 16, 1);                                // ACKNOWLEDGE
+        Assert.Equal(1u, d.Read32(VirtioPciLayout.CommonOffset + 0x14) & 0xff);
+        Assert.Equal(1u, ConfigRead32(d, window + 16) & 0xff);
+        Aim(4, VirtioPciLayout.DeviceOffset, 4);                         // capacity, low half: 1 MiB / 512
+        Assert.Equal(2048u, ConfigRead32(d, window + 16));
+
+        // Another BAR, a misaligned or odd length, a target past the BAR: reads zeros, writes nothing.
+        foreach (var (bar, offset, length) in new[] { (2u, 0x14u, 1u), (4u, 0x13u, 2u), (4u, 0x14u, 3u), (4u, 0x4000u, 4u) })
+        {
+            Aim(bar, offset, length);
+            Assert.Equal(0u, ConfigRead32(d, window + 16));
+            ConfigWrite32(d, window + 16, 0);
+        }
+        Assert.Equal(1u, d.Read32(VirtioPciLayout.CommonOffset + 0x14) & 0xff);
+        // The rest of the capability stays read-only.
+        ConfigWrite32(d, window, 0);
+        Assert.Equal(0x09u, ConfigRead32(d, window) & 0xff);
+        Assert.Equal((uint)VirtioPciLayout.PciCfg, ConfigRead32(d, window) >> 24);
     }
 
     [Fact]
