@@ -17,13 +17,12 @@ public sealed class VirtioBlkDriver : MdevDriver
     /// <summary>The device attribute naming the backing file.</summary>
     public const string BackingAttribute = "backing";
 
-    private int _available;
+    private readonly MdevCapacity _disks;
 
     /// <summary>A driver for at most <paramref name="disks"/> devices.</summary>
     public VirtioBlkDriver(int disks)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(disks);
-        _available = disks;
+        _disks = new MdevCapacity(disks);
         ParentSpec = new MdevParentSpec("virtio", "devices/virtual/virtio/virtio", "virtio", "virtio", [BlkType]);
     }
 
@@ -34,7 +33,7 @@ public sealed class VirtioBlkDriver : MdevDriver
     public MdevParentSpec ParentSpec { get; }
 
     /// <inheritdoc/>
-    public override int GetAvailableInstances(MdevType type) => Volatile.Read(ref _available);
+    public override int GetAvailableInstances(MdevType type) => _disks.Available;
 
     /// <inheritdoc/>
     public override string? GetDescription(MdevType type) =>
@@ -43,11 +42,7 @@ public sealed class VirtioBlkDriver : MdevDriver
     /// <inheritdoc/>
     public override void Probe(MdevDevice mdev)
     {
-        if (Interlocked.Decrement(ref _available) < 0)
-        {
-            Interlocked.Increment(ref _available);
-            ThrowHelper.Throw(Errno.ENOSPC, "no virtio-blk disk left");
-        }
+        _disks.Take(1, "virtio-blk disks");
         try
         {
             var disk = new VirtioBlkDevice(mdev.Uuid);
@@ -57,7 +52,7 @@ public sealed class VirtioBlkDriver : MdevDriver
         }
         catch
         {
-            Interlocked.Increment(ref _available);
+            _disks.Give(1);
             throw;
         }
     }
@@ -69,7 +64,7 @@ public sealed class VirtioBlkDriver : MdevDriver
         vfio.Unregister();
         disk.Release();
         mdev.DriverData = null;
-        Interlocked.Increment(ref _available);
+        _disks.Give(1);
     }
 
     /// <summary>The <c>backing</c> file in the device's directory: shows the path, a write sets it (a trailing newline is dropped).</summary>

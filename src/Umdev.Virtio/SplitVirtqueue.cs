@@ -94,7 +94,7 @@ internal sealed class SplitVirtqueue
         return null;
     }
 
-    private static bool Wraps(ulong address, ulong length) => address + (length - 1) < address;
+    internal static bool Wraps(ulong address, ulong length) => address + (length - 1) < address;
 
     /// <summary>
     /// Takes the next available chain, or returns null when the ring is empty. Throws

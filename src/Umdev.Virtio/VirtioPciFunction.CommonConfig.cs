@@ -82,6 +82,16 @@ public abstract partial class VirtioPciFunction
         if (Touches(DeviceStatus, 1)) WriteStatus((VirtioStatus)image[DeviceStatus]);
     }
 
+    /// <summary>The ring features the driver accepted, which every queue honours.</summary>
+    private void ApplyRingFeatures(ulong features)
+    {
+        foreach (var q in _queues)
+        {
+            q.EventIdx = (features & VirtioFeatures.RingEventIdx) != 0;
+            q.IndirectDesc = (features & VirtioFeatures.RingIndirectDesc) != 0;
+        }
+    }
+
     /// <summary>A vector the MSI-X table has, else NO_VECTOR (which the driver reads back as the refusal, §4.1.5.1.2).</summary>
     private ushort CheckVector(ushort vector) => vector < Interrupts.Spec.MsixVectors ? vector : NoVector;
 
@@ -119,11 +129,7 @@ public abstract partial class VirtioPciFunction
                 SetNeedsReset("DRIVER_OK without FEATURES_OK");
                 return;
             }
-            foreach (var q in _queues)
-            {
-                q.EventIdx = (_driverFeatures & VirtioFeatures.RingEventIdx) != 0;
-                q.IndirectDesc = (_driverFeatures & VirtioFeatures.RingIndirectDesc) != 0;
-            }
+            ApplyRingFeatures(_driverFeatures);
             Volatile.Write(ref _status, (int)next);
             StartWorkers();
             return;

@@ -130,11 +130,7 @@ public abstract partial class VirtioPciFunction : IVfioMigrationDriver
             Volatile.Write(ref _driverFeatures, features);
             _queueSelect = BinaryPrimitives.ReadUInt16LittleEndian(s[28..]);
             _configVector = CheckVector(BinaryPrimitives.ReadUInt16LittleEndian(s[30..]));
-            foreach (var q in _queues)
-            {
-                q.EventIdx = (features & VirtioFeatures.RingEventIdx) != 0;
-                q.IndirectDesc = (features & VirtioFeatures.RingIndirectDesc) != 0;
-            }
+            ApplyRingFeatures(features);
             LoadDeviceState(device);
             Volatile.Write(ref _status, (int)status);
             if ((status & (VirtioStatus.DriverOk | VirtioStatus.DeviceNeedsReset)) == VirtioStatus.DriverOk) StartWorkers();

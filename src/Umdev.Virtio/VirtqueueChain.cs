@@ -53,7 +53,7 @@ public sealed class VirtqueueChain
         if (Count == _buffers.Length) throw new VirtqueueException($"descriptor chain longer than the queue ({_buffers.Length})");
         if (!writable && Count > FirstWritable)
             throw new VirtqueueException("a device-readable descriptor follows a device-writable one");
-        if (length > 0 && address + (length - 1) < address) throw new VirtqueueException($"buffer at 0x{address:x} wraps");
+        if (length > 0 && SplitVirtqueue.Wraps(address, length)) throw new VirtqueueException($"buffer at 0x{address:x} wraps");
         _buffers[Count++] = new VirtqueueBuffer(address, length, writable);
         if (writable) WritableLength += length;
         else
