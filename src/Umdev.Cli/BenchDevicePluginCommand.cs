@@ -81,16 +81,9 @@ public static class BenchDevicePluginCommand
             allocate.Add(await AllocateToConnect(slots[i % slots.Length]));
             floor.Add(CreateWrite());
         }
-        double floorMedian = Percentile(floor, 0.5);
-        output.WriteLine($"create write through the mount:           median {floorMedian,7:0.000} ms   p99 {Percentile(floor, 0.99),7:0.000} ms   (floor)");
-        output.WriteLine($"Allocate → socket connectable at mount:   median {Percentile(allocate, 0.5),7:0.000} ms   p99 {Percentile(allocate, 0.99),7:0.000} ms   " +
-            $"median {Percentile(allocate, 0.5) / floorMedian:0.0}× the floor");
-    }
-
-    /// <summary>The nearest-rank percentile.</summary>
-    private static double Percentile(List<double> values, double p)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted[Math.Max(0, (int)Math.Ceiling(p * sorted.Length) - 1)];
+        double floorMedian = BenchMigrateCommand.Percentile(floor, 0.5);
+        output.WriteLine($"create write through the mount:           median {floorMedian,7:0.000} ms   p99 {BenchMigrateCommand.Percentile(floor, 0.99),7:0.000} ms   (floor)");
+        output.WriteLine($"Allocate → socket connectable at mount:   median {BenchMigrateCommand.Percentile(allocate, 0.5),7:0.000} ms   p99 {BenchMigrateCommand.Percentile(allocate, 0.99),7:0.000} ms   " +
+            $"median {BenchMigrateCommand.Percentile(allocate, 0.5) / floorMedian:0.0}× the floor");
     }
 }

@@ -1,9 +1,9 @@
-using System.Buffers.Binary;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging.Abstractions;
 using Umdev.Core;
+using Umdev.Guest;
 using Umdev.Vfio;
 using Umdev.VfioUser;
 using Umdev.VfioUser.Display;
@@ -67,15 +67,10 @@ public static class BenchMbochsCommand
             using var service = new VfioUserService(core, dir, NullLoggerFactory.Instance);
             var mdev = core.Create(parent.FindType("mbochs-medium")!, Guid.NewGuid());
             using (var file = ((VfioDevice)mdev.DriverData!).Open())
+            using (var guest = BochsDisplayGuest.Boot(file))
             {
-                var v = new byte[2];
-                foreach (var (index, value) in new (int, ushort)[] { (3, 32), (1, Width), (2, Height), (6, Width), (4, 0x41) })
-                {
-                    BinaryPrimitives.WriteUInt16LittleEndian(v, value);
-                    file.WriteRegion(2, 0x500 + 2 * (ulong)index, v);
-                }
-                using var vram = file.MapRegion(0, 0, (ulong)Width * Height * 4);
-                var pixels = vram.Span(0, Width * Height * 4);
+                guest.SetMode(Width, Height);
+                var pixels = guest.Framebuffer.Span(0, Width * Height * 4);
                 for (int i = 0; i < pixels.Length; i++) pixels[i] = (byte)(i * 7 + i / 7680);
             }
             string socket = VfioUserService.DisplaySocketPathFor(dir, mdev.Uuid);

@@ -130,7 +130,8 @@ public static class BenchMigrateCommand
         }
     }
 
-    private static double Percentile(List<double> values, double p)
+    /// <summary>The nearest-rank percentile <paramref name="p"/> (0–1] of <paramref name="values"/>.</summary>
+    internal static double Percentile(List<double> values, double p)
     {
         var sorted = values.Order().ToArray();
         return sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];

@@ -31,9 +31,6 @@ public sealed partial class DevicePluginHost : IAsyncDisposable
         _state = SlotAssignments.Load(settings.StateFile);
     }
 
-    /// <summary>The resources found so far (tests and diagnostics).</summary>
-    public IReadOnlyList<MdevResource> Resources => _resources.Values.Select(r => r.Resource).ToArray();
-
     /// <summary>Polls until <paramref name="cancel"/> fires.</summary>
     public async Task RunAsync(CancellationToken cancel)
     {

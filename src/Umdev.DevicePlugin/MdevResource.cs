@@ -83,7 +83,7 @@ public sealed class MdevResource
             {
                 string parent = ParentOf(id);
                 bool healthy;
-                if (held.TryGetValue(id, out var uuid)) healthy = types.ContainsKey(parent) && _tree.SocketOf(uuid) is { } socket && File.Exists(socket);
+                if (held.TryGetValue(id, out var uuid)) healthy = types.ContainsKey(parent) && _tree.SocketOf(uuid) is not null;
                 else if (freeRoom.GetValueOrDefault(parent) > 0)
                 {
                     freeRoom[parent]--;
@@ -180,7 +180,7 @@ public sealed class MdevResource
         var deadline = DateTime.UtcNow + SocketTimeout;
         while (true)
         {
-            if (_tree.SocketOf(uuid) is { } socket && File.Exists(socket))
+            if (_tree.SocketOf(uuid) is { } socket)
             {
                 if (socket.StartsWith(_sockets, StringComparison.Ordinal)) return new SlotDevice(slot, uuid, socket);
                 _tree.Remove(uuid);

@@ -62,14 +62,15 @@ public sealed class MdevTree(string sysfs)
 
     /// <summary>
     /// The device's vfio-user socket with links resolved (the daemon shows <c>&lt;dir&gt;/&lt;uuid&gt;.sock</c>,
-    /// a link into the device's own folder), or null if the device or its attribute is not there.
+    /// a link into the device's own folder), or null if the device, its attribute or the socket is not there.
     /// </summary>
     public string? SocketOf(Guid uuid)
     {
         try
         {
             string shown = File.ReadAllText(Path.Combine(DevicePath(uuid), "vfio-user", "socket")).Trim();
-            return File.ResolveLinkTarget(shown, returnFinalTarget: true)?.FullName ?? shown;
+            string socket = File.ResolveLinkTarget(shown, returnFinalTarget: true)?.FullName ?? shown;
+            return File.Exists(socket) ? socket : null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
     }

@@ -59,7 +59,7 @@ mkdir -p "$tmp/sys" "$tmp/sock"
 serve_start --parent mbochs || die "umdev serve did not print ready"
 uuid=83b8f4f2-509f-382f-3c1e-e6bfe0fa2009
 echo "$uuid" > "$tmp/sys/devices/virtual/mbochs/mbochs/mdev_supported_types/mbochs-small/create"
-for _ in $(seq 120); do [ -S "$tmp/sock/$uuid.sock" ] && break; sleep 0.25; done
+wait_for "$tmp/sock/$uuid.sock" || die "the device's socket did not appear"
 
 : > "$tmp/umdev.trace"
 for round in $(seq "$rounds"); do

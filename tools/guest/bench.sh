@@ -99,7 +99,7 @@ serve_prefix=(${pin[@]+"${pin[@]}"})
 serve_start ${UMDEV_ARGS:-} || die "umdev serve did not print ready"
 uuid=83b8f4f2-509f-382f-3c1e-e6bfe0fa1009
 echo "$uuid" > "$tmp/sys/devices/virtual/mtty/mtty/mdev_supported_types/mtty-1/create"
-for _ in $(seq 120); do [ -S "$tmp/sock/$uuid.sock" ] && break; sleep 0.25; done
+wait_for "$tmp/sock/$uuid.sock" || die "the device's socket did not appear"
 # --- (b) QEMU's pci-serial with a local echo ---
 if [ "${BENCH_ONLY:-}" != umdev ]; then
   socat UNIX-LISTEN:"$tmp/echo.sock",fork EXEC:cat &

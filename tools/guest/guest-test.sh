@@ -79,7 +79,6 @@ trap 'exit 130' INT TERM
 serve_start --parent mtty --parent mbochs --parent virtio 2>&1 || abort "umdev serve did not print ready"
 
 parent=$sysfs/devices/virtual/mtty/mtty
-wait_for() { for _ in $(seq 120); do [ -e "$1" ] && return 0; sleep 0.25; done; return 1; }
 write_attr() { echo "$2" > "$1"; }   # echo VALUE > sysfs attribute
 section() { awk -v a="$2" -v b="$3" 'index($0, a) == 1 { on = 1; next } index($0, b) == 1 { on = 0 } on' "$1"; }
 # The card's lspci block (header line to blank line) and its BDF.

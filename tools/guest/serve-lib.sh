@@ -2,6 +2,8 @@
 # mount) and $tmp/sock (the sockets), started and stopped the same way everywhere.
 # Needs: umdev=(the command), tmp (the work directory); optional serve_prefix=(e.g. taskset -c 0). Sets pid.
 
+wait_for() { for _ in $(seq 120); do [ -e "$1" ] && return 0; sleep 0.25; done; return 1; }   # wait_for PATH: 30 s at most
+
 serve_start() {  # serve_start [serve args...]: start the daemon, wait for its "ready" line; 1 if none came
   mkdir -p "$tmp/sys" "$tmp/sock"
   ${serve_prefix[@]+"${serve_prefix[@]}"} "${umdev[@]}" serve --sysfs "$tmp/sys" --sockets "$tmp/sock" "$@" \
