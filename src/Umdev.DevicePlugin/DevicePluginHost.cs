@@ -53,13 +53,14 @@ public sealed partial class DevicePluginHost : IAsyncDisposable
         // then sees the held slots Unhealthy rather than the resource gone.
         string prefix = _settings.ResourcePrefix + "/";
         var held = _state.Resources.Where(r => r.StartsWith(prefix, StringComparison.Ordinal)).Select(r => r[prefix.Length..]);
-        foreach (var type in _tree.Types().Select(t => t.Type).Concat(held).Distinct())
+        var treeTypes = _tree.Types();
+        foreach (var type in treeTypes.Select(t => t.Type).Concat(held).Distinct())
             if (!_resources.ContainsKey(type))
             {
                 _resources[type] = (new MdevResource(_tree, _state, _settings.ResourcePrefix, _settings.Sockets, type), null);
                 LogFound(type, $"{_settings.ResourcePrefix}/{type}");
             }
-        foreach (var (resource, _) in _resources.Values) resource.Refresh();
+        foreach (var (resource, _) in _resources.Values) resource.Refresh(treeTypes);
         await KeepRegisteredAsync(cancel).ConfigureAwait(false);
         if (DateTime.UtcNow - _lastReconcile >= _settings.Reconcile) await ReconcileAsync(cancel).ConfigureAwait(false);
     }

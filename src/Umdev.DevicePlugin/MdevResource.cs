@@ -59,20 +59,27 @@ public sealed class MdevResource
     /// the type has instances available, lowest first — the rest are Unhealthy while other devices use the
     /// room), and re-creates, with its recorded UUID, a held device a restarted daemon no longer has.
     /// </summary>
-    public void Refresh()
+    public void Refresh() => Refresh(_tree.Types());
+
+    /// <summary><see cref="Refresh()"/> with the tree's types already listed (one listing serves every resource of a poll).</summary>
+    public void Refresh(IReadOnlyList<MdevTypeDir> treeTypes)
     {
         lock (_lock)
         {
             var held = _state.Of(Name);
-            var types = TypesOnParents();
+            var types = TypesOnParents(treeTypes);
+            var heldHere = new Dictionary<string, int>(StringComparer.Ordinal);
             foreach (var (slot, uuid) in held)
-                if (types.TryGetValue(ParentOf(slot), out var type) && !_tree.Exists(uuid)) Restore(type, uuid);
+            {
+                string parent = ParentOf(slot);
+                if (!types.TryGetValue(parent, out var type)) continue;
+                if (_tree.Exists(uuid) || (Restore(type, uuid) && _tree.Exists(uuid))) heldHere[parent] = heldHere.GetValueOrDefault(parent) + 1;
+            }
             var freeRoom = new Dictionary<string, int>(StringComparer.Ordinal);
             foreach (var (parent, type) in types)
             {
                 if (MdevTree.AvailableInstances(type) is not { } available) continue;
-                int heldHere = held.Count(h => ParentOf(h.Key) == parent && _tree.Exists(h.Value));
-                _slotsPerParent[parent] = Math.Max(_slotsPerParent.GetValueOrDefault(parent), available + heldHere);
+                _slotsPerParent[parent] = Math.Max(_slotsPerParent.GetValueOrDefault(parent), available + heldHere.GetValueOrDefault(parent));
                 freeRoom[parent] = available;
             }
             var ids = new HashSet<string>(held.Keys, StringComparer.Ordinal);
@@ -206,14 +213,21 @@ public sealed class MdevResource
         _allocatedAt.Remove(slot);
     }
 
-    private void Restore(MdevTypeDir type, Guid uuid)
+    private static bool Restore(MdevTypeDir type, Guid uuid)
     {
-        try { MdevTree.Create(type, uuid); }
-        catch (ErrnoException) { } // the slot stays Unhealthy; tried again on the next refresh
+        try
+        {
+            MdevTree.Create(type, uuid);
+            return true;
+        }
+        catch (ErrnoException)
+        {
+            return false; // the slot stays Unhealthy; tried again on the next refresh
+        }
     }
 
-    private Dictionary<string, MdevTypeDir> TypesOnParents() =>
-        _tree.Types().Where(t => t.Type == Type).ToDictionary(t => t.Parent, StringComparer.Ordinal);
+    private Dictionary<string, MdevTypeDir> TypesOnParents(IReadOnlyList<MdevTypeDir>? treeTypes = null) =>
+        (treeTypes ?? _tree.Types()).Where(t => t.Type == Type).ToDictionary(t => t.Parent, StringComparer.Ordinal);
 
     private static string SlotId(string parent, int index) => $"{parent}-{index}";
 
