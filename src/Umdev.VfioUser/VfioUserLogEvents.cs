@@ -10,4 +10,5 @@ public static class VfioUserLogEvents
     public const int DriverFailed = 404;
     public const int DisplayRequestRefused = 405;
     public const int DisplayUnavailable = 406;
+    public const int DirectoryTightened = 407;
 }
