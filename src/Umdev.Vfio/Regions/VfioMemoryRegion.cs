@@ -7,7 +7,8 @@ namespace Umdev.Vfio;
 /// A region backed by memory a VMM may map (a BAR holding a framebuffer, a buffer ring): a memfd the
 /// driver reads and writes through <see cref="Span"/>, passed to clients with GET_REGION_INFO so their
 /// accesses need no message. Accesses that do come as reads and writes are served from the same memory.
-/// Only the <see cref="SparseAreas"/> may be mapped when any are given; the rest stays emulated.
+/// Only the <see cref="SparseAreas"/> may be mapped when any are given; the rest stays emulated. The memfd is
+/// sealed against resizing (and further sealing), so nothing a client does with it can fault the driver.
 /// </summary>
 public sealed class VfioMemoryRegion : VfioRegion, IVfioTrackedMemory
 {
@@ -29,7 +30,8 @@ public sealed class VfioMemoryRegion : VfioRegion, IVfioTrackedMemory
             if (area.Offset > size || area.Size > size - area.Offset)
                 throw new ArgumentOutOfRangeException(nameof(sparseAreas), "a sparse area lies outside the region");
         SparseAreas = sparseAreas;
-        _memfd = MemFd.Create(name, size);
+        // Sealed before any client holds it: a client's ftruncate would make the driver's accesses fault.
+        _memfd = MemFd.Create(name, size, MemFd.Resize | MemFdSeals.Seal);
         try
         {
             _mapping = MemoryMapping.Map(_memfd, 0, size, writable: true);
@@ -74,6 +76,26 @@ public sealed class VfioMemoryRegion : VfioRegion, IVfioTrackedMemory
 
     /// <summary>Stops marking region writes in the tracker <see cref="StartTracking"/> gave.</summary>
     public void StopTracking() => Volatile.Write(ref _tracker, null);
+
+    /// <summary>
+    /// A read-only memfd holding a copy of <paramref name="length"/> bytes at <paramref name="offset"/>, sealed
+    /// against every change (see <see cref="VfioDevice.SnapshotPlane"/>). ObjectDisposedException once released.
+    /// </summary>
+    internal FileDescriptorHandle Snapshot(ulong offset, int length, string name)
+    {
+        bool added = false;
+        _mapping.DangerousAddRef(ref added);
+        try
+        {
+            using var copy = MemFd.CreateCopy(name, Span(offset, length), MemFdSeals.Write | MemFdSeals.Shrink | MemFdSeals.Grow | MemFdSeals.Seal);
+            // Read-only as well: a kernel before 6.7 refuses even a read-only MAP_SHARED of a write-sealed memfd through a writable descriptor.
+            return copy.ReopenReadOnly();
+        }
+        finally
+        {
+            if (added) _mapping.DangerousRelease();
+        }
+    }
 
     // A reference on the mapping for the copy, so a removal racing an access cannot unmap under it.
     /// <inheritdoc/>
