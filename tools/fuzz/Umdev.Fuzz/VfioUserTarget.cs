@@ -34,6 +34,22 @@ public sealed class VfioUserTarget : IFuzzTarget
         var parent = plugin.Register(_core, MdevParentOptions.Parse(plugin, "disks=1"));
         var mdev = _core.Create(parent.FindType("virtio-blk")!, Guid.NewGuid());
         _device = (VfioDevice)mdev.DriverData!;
+        _function = (VirtioPciFunction)_device.Ops;
+    }
+
+    private readonly VirtioPciFunction _function;
+
+    /// <summary>
+    /// The queue workers turn any exception into DEVICE_NEEDS_RESET and keep its type in LastError
+    /// ("queue N: Type: message"); only a broken ring (VirtqueueException, whose message has no type) or
+    /// an errno is expected there.
+    /// </summary>
+    private static readonly System.Text.RegularExpressions.Regex UnexpectedWorkerFault =
+        new(@"^queue \d+: (?!ErrnoException:)\w+Exception: ", System.Text.RegularExpressions.RegexOptions.Compiled);
+
+    private void CheckWorkers()
+    {
+        if (_function.LastError is { } e && UnexpectedWorkerFault.IsMatch(e)) throw new FuzzFailure($"virtqueue worker fault: {e}");
     }
 
     public void Run(byte[] input)
@@ -42,7 +58,7 @@ public sealed class VfioUserTarget : IFuzzTarget
         int chunk = input[0];
         int imageLength = Math.Min(BinaryPrimitives.ReadUInt16LittleEndian(input.AsSpan(1)), input.Length - 3);
         var image = input.AsSpan(3, imageLength).ToArray();
-        var transport = new MemoryTransport(input.AsMemory(3 + imageLength), chunk, image);
+        var transport = new MemoryTransport(input.AsMemory(3 + imageLength), chunk, image, CheckWorkers);
         var options = new VfioUserServerOptions { DmaTimeout = TimeSpan.FromMilliseconds(50) };
         var session = new VfioUserSession(_device, transport, options, _logger);
         session.Run();
@@ -51,7 +67,7 @@ public sealed class VfioUserTarget : IFuzzTarget
     }
 
     /// <summary>The client's side: the stream in pieces, descriptors where a client would attach them; replies checked and dropped.</summary>
-    private sealed class MemoryTransport(ReadOnlyMemory<byte> stream, int chunk, byte[] image) : IVfioUserTransport
+    private sealed class MemoryTransport(ReadOnlyMemory<byte> stream, int chunk, byte[] image, Action check) : IVfioUserTransport
     {
         private int _at, _messageEnd;
         private volatile bool _shut;
@@ -61,6 +77,7 @@ public sealed class VfioUserTarget : IFuzzTarget
         public int Receive(Span<byte> buffer, List<FileDescriptorHandle> fds, out bool fdsTruncated)
         {
             fdsTruncated = false;
+            check(); // between messages, while the device has not been reset by the session's end
             if (_shut || _at >= stream.Length || buffer.IsEmpty) return 0;
             var rest = stream.Span[_at..];
             if (_at >= _messageEnd)
