@@ -52,7 +52,7 @@ public sealed class VirtqueueTarget : IFuzzTarget
             {
                 var chain = q.Pop(dma);
                 if (chain is null) break;
-                Check(chain, q.Size, q.IndirectDesc);
+                Check(chain, q.Size);
                 q.Push(dma, chain.Head, Touch(chain));
             }
             q.SetNotifications(dma, true);
@@ -71,7 +71,7 @@ public sealed class VirtqueueTarget : IFuzzTarget
     }
 
     /// <summary>What <see cref="VirtqueueChain"/> promises a device: ordered buffers, consistent totals, bounded length.</summary>
-    private static void Check(VirtqueueChain chain, ushort size, bool indirect)
+    private static void Check(VirtqueueChain chain, ushort size)
     {
         if (chain.Head >= size) throw new FuzzFailure($"head {chain.Head} ≥ size {size}");
         if (chain.Count > size) throw new FuzzFailure($"{chain.Count} buffers in a queue of {size}");
@@ -86,7 +86,6 @@ public sealed class VirtqueueTarget : IFuzzTarget
         }
         if (readable != chain.ReadableLength || writable != chain.WritableLength)
             throw new FuzzFailure($"totals {chain.ReadableLength}/{chain.WritableLength}, buffers sum to {readable}/{writable}");
-        _ = indirect;
     }
 
     /// <summary>Reads the readable bytes and fills the writable ones as a device would; returns the bytes written.</summary>
