@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every umdev test on a fresh Debian 12 machine: installs the Debian packages the tests drive
 # for real (fuse3, mdevctl, tmux), restores NuGet packages, builds, runs the suites and the guest test
-# (tools/guest/guest-test.sh: needs QEMU >= 10.1, else skipped), prints one summary line.
+# (tools/guest/guest-test.sh: needs QEMU >= 10.1, else skipped) and a short fuzz run (tools/fuzz/fuzz.sh),
+# prints one summary line.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
 need=()
@@ -25,9 +26,14 @@ rc=${PIPESTATUS[0]}
 # solution build above made instead of building its own copy through ./umdev.
 UMDEV_DLL=$PWD/src/Umdev.Cli/bin/Release/net10.0/umdev.dll tools/guest/guest-test.sh 2>&1 | tee -a "$log"
 grc=${PIPESTATUS[0]}
+# A short coverage-guided fuzz of each untrusted-input parser (docs/fuzzing.md; installs afl++ when missing).
+# Its "fuzz: N passed, M failed" line (one per target) is added to the totals.
+tools/fuzz/fuzz.sh --seconds 45 2>&1 | tee -a "$log"
+frc=${PIPESTATUS[0]}
 set -e
 [ "$grc" -eq 0 ] || rc=1
+[ "$frc" -eq 0 ] || rc=1
 awk '/(Passed|Failed)! +-/ { for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1) } }
-     /^guest: [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
+     /^(guest|fuzz): [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
      END { printf "%d passed, %d failed\n", p, f }' "$log"
 exit "$rc"

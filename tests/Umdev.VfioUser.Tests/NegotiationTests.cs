@@ -91,6 +91,23 @@ public class NegotiationTests
         Assert.True(c.IsClosedByServer());
     }
 
+    /// <summary>Found by tools/fuzz: a key that is not UTF-8 escaped as InvalidOperationException (no reply, a logged driver fault).</summary>
+    [Theory]
+    [InlineData(new byte[] { 0xff })]
+    [InlineData(new byte[] { 0xc3 })]
+    [InlineData(new byte[] { 0xed, 0xa0, 0x80 })] // a UTF-16 surrogate encoded in UTF-8
+    public void JsonThatIsNotUtf8IsRefusedWithEinval(byte[] bad)
+    {
+        byte[] json = [.. "{\"capabilities\":{\""u8, .. bad, .. "\":1}}"u8];
+        Assert.Equal(Errno.EINVAL, Assert.Throws<ErrnoException>(() => VfioUserCapabilities.Parse(json)).Errno);
+        using var f = new ServerFixture();
+        using var c = f.Raw();
+        c.Send(RawClient.Message(1, 1, [0, 0, 0, 0, .. json, 0]));
+        using var r = c.Receive()!;
+        Assert.Equal(Errno.EINVAL, r.Error);
+        Assert.True(c.IsClosedByServer());
+    }
+
     [Fact]
     public void JsonWithoutItsNulIsRefused()
     {

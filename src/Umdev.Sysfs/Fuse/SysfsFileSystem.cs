@@ -223,13 +223,15 @@ internal sealed class SysfsFileSystem
         if (!r.TryU64(0, out ulong fh) || !r.TryU64(8, out ulong offset) || !r.TryU32(16, out uint size)) return (int)Errno.EINVAL;
         if (_handles.Get<OpenFile>(fh) is not { } open) return (int)Errno.EBADF;
         if (!open.File.IsAlive) return (int)Errno.ENODEV;
+        // Only a request the kernel never sends (READ on a handle opened write-only) reaches an attribute without show.
+        if (open.File.Attribute.Show is not { } show) return (int)Errno.EBADF;
         byte[] content;
         lock (open.Lock)
         {
             // As seq_file: reading from the start calls show again; later offsets continue the same text.
             if (offset == 0 || open.Content is null)
             {
-                string text = open.File.Attribute.Show!();
+                string text = show();
                 byte[] bytes = Encoding.UTF8.GetBytes(text);
                 open.Content = bytes.Length > PageSize ? bytes[..PageSize] : bytes;
             }
@@ -248,9 +250,10 @@ internal sealed class SysfsFileSystem
         if (r.Body.Length < FuseConst.WriteInSize || (uint)(r.Body.Length - FuseConst.WriteInSize) < size) return (int)Errno.EINVAL;
         if (_handles.Get<OpenFile>(fh) is not { } open) return (int)Errno.EBADF;
         if (!open.File.IsAlive) return (int)Errno.ENODEV;
+        if (open.File.Attribute.Store is not { } store) return (int)Errno.EBADF; // WRITE on a handle opened read-only
         // kernfs hands the store at most one page and reports that much written.
         int count = (int)Math.Min(size, (uint)PageSize);
-        if (count > 0) open.File.Attribute.Store!(r.Body.Slice(FuseConst.WriteInSize, count));
+        if (count > 0) store(r.Body.Slice(FuseConst.WriteInSize, count));
         reply.Begin(r.Unique);
         BinaryPrimitives.WriteUInt32LittleEndian(reply.Append(8), (uint)count);
         return 0;

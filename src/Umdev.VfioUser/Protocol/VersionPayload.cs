@@ -54,13 +54,15 @@ public sealed record VfioUserCapabilities(uint MaxMsgFds = 1, uint MaxDataXferSi
     public const uint DefaultMaxDataXferSize = 1 << 20;
 
     /// <summary>
-    /// Parses <c>{"capabilities":{…}}</c>. EINVAL for text that is not a JSON object or a known capability of
+    /// Parses <c>{"capabilities":{…}}</c>. EINVAL for text that is not UTF-8, not a JSON object, or a known capability of
     /// the wrong type; unknown keys are ignored. Empty text means "all defaults".
     /// </summary>
     public static VfioUserCapabilities Parse(ReadOnlySpan<byte> json)
     {
         var caps = new VfioUserCapabilities();
         if (json.IsEmpty) return caps;
+        // JsonDocument checks the encoding of a string only when it is read (then InvalidOperationException).
+        if (!System.Text.Unicode.Utf8.IsValid(json)) PayloadThrow.Invalid("VERSION JSON is not UTF-8");
         try
         {
             using var doc = JsonDocument.Parse(json.ToArray(), new JsonDocumentOptions { MaxDepth = 16 });
