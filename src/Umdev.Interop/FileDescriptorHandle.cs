@@ -34,6 +34,21 @@ public class FileDescriptorHandle : SafeHandleZeroOrMinusOneIsInvalid
         return *(long*)(st + Libc.StatSizeOffset);
     }
 
+    /// <summary>ftruncate(2): makes the file behind the descriptor <paramref name="length"/> bytes long (EPERM on a memfd sealed against it).</summary>
+    public void SetLength(long length)
+    {
+        bool added = false;
+        DangerousAddRef(ref added);
+        try
+        {
+            if (Libc.Ftruncate(Fd, length) != 0) ThrowHelper.ThrowLastError("ftruncate");
+        }
+        finally
+        {
+            if (added) DangerousRelease();
+        }
+    }
+
     /// <summary>dup(2): a new descriptor for the same open file, owned by the returned handle.</summary>
     public FileDescriptorHandle Duplicate()
     {

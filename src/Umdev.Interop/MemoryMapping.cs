@@ -54,24 +54,6 @@ public sealed unsafe class MemoryMapping : SafeHandle
     protected override bool ReleaseHandle() => Libc.Munmap((void*)handle, (nuint)Length) == 0;
 }
 
-/// <summary>memfd_create(2): anonymous shared memory that can be passed to another process.</summary>
-public static class MemFd
-{
-    public static FileDescriptorHandle Create(string name, ulong size)
-    {
-        int fd = Libc.MemfdCreate(name, Libc.MFD_CLOEXEC);
-        if (fd < 0) ThrowHelper.ThrowLastError("memfd_create");
-        var handle = new FileDescriptorHandle(fd);
-        if (Libc.Ftruncate(fd, (long)size) != 0)
-        {
-            var e = ErrnoException.FromLastPInvokeError("ftruncate");
-            handle.Dispose();
-            throw e;
-        }
-        return handle;
-    }
-}
-
 /// <summary>CPU affinity of the calling thread (threads it creates later inherit it).</summary>
 public static class CpuAffinity
 {

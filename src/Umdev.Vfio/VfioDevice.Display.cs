@@ -26,20 +26,32 @@ public sealed partial class VfioDevice
     }
 
     /// <summary>
-    /// The memory of the region holding <paramref name="plane"/> (a plane <see cref="QueryGfxPlane"/> gave):
-    /// a read-only descriptor the caller owns, so whoever it is handed to can look but never draw. ENODEV once
-    /// the device is unregistered.
+    /// A copy of the bytes of <paramref name="plane"/> (a plane <see cref="QueryGfxPlane"/> gave) in a fresh
+    /// memfd sealed against every change (write, shrink, grow, more seals), offset 0 being the plane's first
+    /// byte, opened read-only; the caller owns it. Whoever it is handed to can look but never draw: not even a
+    /// read-write reopen through <c>/proc/self/fd</c> can change it, and it shares nothing with the device.
+    /// EINVAL for a plane outside a memory region, ENODEV once the device is unregistered.
     /// </summary>
-    public FileDescriptorHandle OpenPlaneMemory(in VfioGfxPlane plane)
+    public FileDescriptorHandle SnapshotPlane(in VfioGfxPlane plane)
     {
-        if (_regions[plane.RegionIndex] is not VfioMemoryRegion region) return ThrowHelper.Throw<FileDescriptorHandle>(Errno.EINVAL, "not a memory region");
-        try
+        var region = plane.RegionIndex < (uint)_regions.Length ? _regions[plane.RegionIndex] as VfioMemoryRegion : null;
+        if (region is null || plane.Size == 0 || plane.Size > int.MaxValue || plane.Offset > region.Size || plane.Size > region.Size - plane.Offset)
+            return ThrowHelper.Throw<FileDescriptorHandle>(Errno.EINVAL, "not a plane inside a memory region");
+        using var snapshot = MemFd.Create("umdev-plane", plane.Size, MemFdSeals.None);
+        using (var copy = MemoryMapping.Map(snapshot, 0, plane.Size, writable: true))
         {
-            return region.MemoryHandle.ReopenReadOnly();
+            try
+            {
+                region.Read(plane.Offset, copy.Span(0, (int)plane.Size));
+            }
+            catch (ObjectDisposedException)
+            {
+                return ThrowHelper.Throw<FileDescriptorHandle>(Errno.ENODEV, $"{Name} was removed");
+            }
         }
-        catch (ObjectDisposedException)
-        {
-            return ThrowHelper.Throw<FileDescriptorHandle>(Errno.ENODEV, $"{Name} was removed");
-        }
+        // The writable mapping is gone, which F_SEAL_WRITE requires.
+        MemFd.Seal(snapshot, MemFdSeals.Write | MemFdSeals.Shrink | MemFdSeals.Grow | MemFdSeals.Seal);
+        // Read-only as well: a kernel before 6.7 refuses even a read-only MAP_SHARED of a write-sealed memfd through a writable descriptor.
+        return snapshot.ReopenReadOnly();
     }
 }

@@ -16,9 +16,10 @@ public sealed unsafe class GuestMemory : IDisposable
     private readonly MemoryMapping? _mapping;
     private readonly VfioUserClientMemory? _copied;
 
-    public GuestMemory()
+    /// <param name="seals">The memfd's seals: by default sealed against resizing, as QEMU's memory-backend-memfd.</param>
+    public GuestMemory(MemFdSeals seals = MemFd.Resize)
     {
-        Fd = MemFd.Create("virtio-test-ram", Size);
+        Fd = MemFd.Create("virtio-test-ram", Size, seals);
         _mapping = MemoryMapping.Map(Fd, 0, Size, writable: true);
     }
 

@@ -7,7 +7,8 @@ namespace Umdev.Vfio;
 /// A region backed by memory a VMM may map (a BAR holding a framebuffer, a buffer ring): a memfd the
 /// driver reads and writes through <see cref="Span"/>, passed to clients with GET_REGION_INFO so their
 /// accesses need no message. Accesses that do come as reads and writes are served from the same memory.
-/// Only the <see cref="SparseAreas"/> may be mapped when any are given; the rest stays emulated.
+/// Only the <see cref="SparseAreas"/> may be mapped when any are given; the rest stays emulated. The memfd is
+/// sealed against resizing (and further sealing), so nothing a client does with it can fault the driver.
 /// </summary>
 public sealed class VfioMemoryRegion : VfioRegion, IVfioTrackedMemory
 {
@@ -29,7 +30,8 @@ public sealed class VfioMemoryRegion : VfioRegion, IVfioTrackedMemory
             if (area.Offset > size || area.Size > size - area.Offset)
                 throw new ArgumentOutOfRangeException(nameof(sparseAreas), "a sparse area lies outside the region");
         SparseAreas = sparseAreas;
-        _memfd = MemFd.Create(name, size);
+        // Sealed before any client holds it: a client's ftruncate would make the driver's accesses fault.
+        _memfd = MemFd.Create(name, size, MemFd.Resize | MemFdSeals.Seal);
         try
         {
             _mapping = MemoryMapping.Map(_memfd, 0, size, writable: true);

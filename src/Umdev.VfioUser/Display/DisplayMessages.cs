@@ -35,9 +35,10 @@ public static class DisplayRequest
 
 /// <summary>
 /// The reply (48 bytes, little-endian): magic <c>UMDR</c> u32 @0, errno u32 @4 (0: success), then the plane:
-/// drm_format @8, width @12, height @16, stride @20, region_index @24, reserved @28 (0), offset u64 @32, and
-/// the size of the memory u64 @40. With errno 0 and a format set, exactly one descriptor (the region's
-/// memory, opened read-only, mapped from 0) travels with the reply; otherwise none.
+/// drm_format @8, width @12, height @16, stride @20, region_index @24, reserved @28 (0), offset u64 @32 (into
+/// the descriptor: 0), and the size of the memory u64 @40. With errno 0 and a format set, exactly one
+/// descriptor travels with the reply: a snapshot of the plane's bytes alone, a memfd sealed against writing,
+/// resizing and further seals, opened read-only, mapped from 0; otherwise none.
 /// </summary>
 public readonly ref struct DisplayReply
 {

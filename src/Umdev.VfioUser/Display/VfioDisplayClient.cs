@@ -3,7 +3,7 @@ using Umdev.Vfio;
 
 namespace Umdev.VfioUser.Display;
 
-/// <summary>What a display socket shows: the plane and a read-only mapping of the memory holding it.</summary>
+/// <summary>What a display socket shows: the plane and a read-only mapping of the snapshot holding it.</summary>
 public sealed class VfioDisplayFrame : IDisposable
 {
     private readonly MemoryMapping _mapping;
@@ -17,7 +17,7 @@ public sealed class VfioDisplayFrame : IDisposable
     /// <summary>The plane (XRGB8888).</summary>
     public VfioGfxPlane Plane { get; }
 
-    /// <summary>Row <paramref name="y"/>: <see cref="VfioGfxPlane.Width"/> pixels of 4 bytes (B, G, R, unused), live memory.</summary>
+    /// <summary>Row <paramref name="y"/>: <see cref="VfioGfxPlane.Width"/> pixels of 4 bytes (B, G, R, unused).</summary>
     public ReadOnlySpan<byte> Row(int y)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(y);
@@ -33,9 +33,9 @@ public sealed class VfioDisplayFrame : IDisposable
 public static class VfioDisplayClient
 {
     /// <summary>
-    /// Asks the daemon for the primary plane and maps its memory read-only. ENODATA when the display is
-    /// off or its mode is invalid; the daemon's errno for a failed query (ENOTTY: the device has no
-    /// display); EPROTO for a malformed reply.
+    /// Asks the daemon for the primary plane and maps the snapshot of it read-only. ENODATA when the display
+    /// is off or its mode is invalid; the daemon's errno for a failed query (ENOTTY: the device has no
+    /// display); EPROTO for a malformed reply or memory that could shrink under the mapping.
     /// </summary>
     public static VfioDisplayFrame Capture(string socketPath)
     {
@@ -60,6 +60,8 @@ public static class VfioDisplayClient
             if (fds.Count != 1) ThrowHelper.Throw(Errno.EPROTO, $"display reply: {fds.Count} descriptors (expected 1)");
             // The size the daemon states must be the memory's: mapping past a file's end faults on access.
             if ((ulong)fds[0].GetRegularFileSize() < reply.MemorySize) ThrowHelper.Throw(Errno.EPROTO, "display reply: memory smaller than stated");
+            // Nor may it shrink while mapped.
+            if (!Sealed(fds[0])) ThrowHelper.Throw(Errno.EPROTO, "display reply: memory not sealed against shrinking");
             var mapping = MemoryMapping.Map(fds[0], 0, reply.Plane.Offset + reply.Plane.Size, writable: false);
             return new VfioDisplayFrame(reply.Plane, mapping);
         }
@@ -67,5 +69,11 @@ public static class VfioDisplayClient
         {
             foreach (var fd in fds) fd.Dispose();
         }
+    }
+
+    private static bool Sealed(FileDescriptorHandle memory)
+    {
+        try { return (MemFd.GetSeals(memory) & MemFdSeals.Shrink) != 0; }
+        catch (ErrnoException e) when (e.Errno == Errno.EINVAL) { return false; } // not a memfd
     }
 }

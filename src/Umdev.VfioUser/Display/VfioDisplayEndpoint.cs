@@ -5,20 +5,28 @@ using Umdev.Vfio;
 namespace Umdev.VfioUser.Display;
 
 /// <summary>
-/// A device's display socket: answers each connection's one request with the primary plane and the
-/// memory holding it (SCM_RIGHTS), then closes it. It is separate from the vfio-user socket, which serves
-/// one VMM at a time, so the screen can be read while a VMM holds the device, without acting as one.
-/// Connections are served one after another; a client gets <see cref="RequestTimeoutMs"/> to ask.
+/// A device's display socket: answers each connection's one request with the primary plane and a sealed,
+/// read-only snapshot of its pixels (SCM_RIGHTS), then closes it. It is separate from the vfio-user socket,
+/// which serves one VMM at a time, so the screen can be read while a VMM holds the device, without acting
+/// as one. Up to <see cref="MaxConnections"/> connections are served at once, each on its own thread with
+/// <see cref="RequestTimeoutMs"/> from its accept to ask; a newcomer beyond them closes the connection that
+/// has waited longest, so clients that stall cannot keep a screenshot out.
 /// </summary>
 public sealed partial class VfioDisplayEndpoint : IDisposable
 {
-    /// <summary>How long a connection may take to send its request before it is closed.</summary>
+    /// <summary>How long a connection may take to send its whole request before it is closed.</summary>
     public const int RequestTimeoutMs = 2000;
+
+    /// <summary>Connections served at once.</summary>
+    public const int MaxConnections = 8;
 
     private readonly VfioDevice _device;
     private readonly ILogger _logger;
     private readonly UnixSocket _listener;
     private readonly Thread _thread;
+    private readonly Lock _lock = new();
+    private readonly LinkedList<UnixSocket> _connections = []; // oldest first
+    private readonly CountdownEvent _serving = new(1);          // 1 + connections being served
 
     /// <summary>Listens on <paramref name="socketPath"/> (mode 0600, replacing a stale socket) for <paramref name="device"/>, which has a display.</summary>
     public VfioDisplayEndpoint(VfioDevice device, string socketPath, ILogger logger)
@@ -39,18 +47,47 @@ public sealed partial class VfioDisplayEndpoint : IDisposable
     {
         while (_listener.Accept() is { } socket)
         {
-            using (socket)
+            UnixSocket? evicted = null;
+            LinkedListNode<UnixSocket> node;
+            lock (_lock)
             {
-                try
+                if (_connections.Count >= MaxConnections)
                 {
-                    Serve(socket);
+                    evicted = _connections.First!.Value;
+                    _connections.RemoveFirst();
                 }
-                catch (Exception e)
-                {
-                    // The client went away or sent garbage (or a driver failed): the next one is served.
-                    LogRefused(_device.Name, e.Message);
-                }
+                node = _connections.AddLast(socket);
             }
+            // Its thread wakes at the end of stream and lets it go.
+            evicted?.Shutdown();
+            _serving.AddCount();
+            new Thread(() => Serve(node)) { IsBackground = true, Name = $"display {_device.Name} client" }.Start();
+        }
+    }
+
+    private void Serve(LinkedListNode<UnixSocket> node)
+    {
+        var socket = node.Value;
+        try
+        {
+            Serve(socket);
+        }
+        catch (Exception e)
+        {
+            // The client went away or sent garbage, or was closed to make room (or a driver failed): others are served.
+            bool evicted;
+            lock (_lock) evicted = node.List is null;
+            if (evicted) LogEvicted(_device.Name);
+            else LogRefused(_device.Name, e.Message);
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                if (node.List is not null) _connections.Remove(node);
+            }
+            socket.Dispose();
+            _serving.Signal();
         }
     }
 
@@ -58,8 +95,12 @@ public sealed partial class VfioDisplayEndpoint : IDisposable
     {
         Span<byte> request = stackalloc byte[DisplayRequest.Length + 1];
         int filled = 0;
-        while (filled < request.Length && socket.WaitReadable(RequestTimeoutMs))
+        // One deadline for the whole request: a byte now and then does not keep the connection.
+        long deadline = Environment.TickCount64 + RequestTimeoutMs;
+        while (filled < request.Length)
         {
+            long left = deadline - Environment.TickCount64;
+            if (left <= 0 || !socket.WaitReadable((int)left)) break;
             int n = socket.Receive(request[filled..], null, out _);
             if (n == 0) break;
             filled += n;
@@ -81,36 +122,50 @@ public sealed partial class VfioDisplayEndpoint : IDisposable
 
     private void Answer(UnixSocket socket, Span<byte> reply)
     {
-        FileDescriptorHandle? memory = null;
+        FileDescriptorHandle? snapshot = null;
         try
         {
             var plane = _device.QueryGfxPlane();
-            if (plane.IsEnabled) memory = _device.OpenPlaneMemory(plane);
-            new DisplayReply(0, plane, memory is null ? 0 : (ulong)memory.GetRegularFileSize()).Write(reply);
+            if (plane.IsEnabled)
+            {
+                snapshot = _device.SnapshotPlane(plane);
+                plane = plane with { Offset = 0 }; // the snapshot holds the plane alone
+            }
+            new DisplayReply(0, plane, plane.IsEnabled ? plane.Size : 0).Write(reply);
         }
         catch (ErrnoException e)
         {
-            memory?.Dispose();
-            memory = null;
+            snapshot?.Dispose();
+            snapshot = null;
             new DisplayReply(e.Errno, VfioGfxPlane.None, 0).Write(reply);
         }
-        using (memory)
+        using (snapshot)
         {
-            if (memory is null) socket.Send(reply);
-            else socket.Send(reply, [memory]);
+            if (snapshot is null) socket.Send(reply);
+            else socket.Send(reply, [snapshot]);
         }
     }
 
-    /// <summary>Stops listening and deletes the socket.</summary>
+    /// <summary>Stops listening, closes the connections being served and deletes the socket.</summary>
     public void Dispose()
     {
         _listener.Shutdown();
         _thread.Join();
         _listener.Dispose();
+        lock (_lock)
+        {
+            foreach (var socket in _connections) socket.Shutdown();
+        }
+        _serving.Signal();
+        _serving.Wait();
+        _serving.Dispose();
         try { File.Delete(SocketPath); }
         catch (IOException) { }
     }
 
     [LoggerMessage(EventId = VfioUserLogEvents.DisplayRequestRefused, Level = LogLevel.Warning, Message = "display {Device}: request refused: {Reason}")]
     private partial void LogRefused(string device, string reason);
+
+    [LoggerMessage(EventId = VfioUserLogEvents.DisplayConnectionEvicted, Level = LogLevel.Debug, Message = "display {Device}: a connection still waiting for its request was closed to make room for a newer one")]
+    private partial void LogEvicted(string device);
 }

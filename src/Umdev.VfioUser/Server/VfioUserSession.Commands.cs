@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Microsoft.Extensions.Logging;
 using Umdev.Interop;
 using Umdev.Vfio;
 using Umdev.VfioUser.Protocol;
@@ -14,6 +15,7 @@ public sealed partial class VfioUserSession
     private const uint MaxIrqCount = 65536;
 
     private bool _writeMultiple;
+    private bool _copiesLogged;
 
     /// <summary>VERSION: accept major 0, open the device, answer with capabilities no longer than the request.</summary>
     private int Negotiate(ReadOnlySpan<byte> p, uint requestSize)
@@ -91,21 +93,38 @@ public sealed partial class VfioUserSession
         if (fdCount > 1) ThrowHelper.Throw(Errno.EINVAL, "DMA_MAP takes at most one descriptor");
         if (r.Size == 0 || r.Address + (r.Size - 1) < r.Address) ThrowHelper.Throw(Errno.EINVAL, "bad DMA range");
         VfioDmaMemory memory;
-        if (fdCount == 1)
+        if (fdCount == 1 && MappableDmaFile(fds![0], r.Offset, r.Size))
         {
-            var fd = fds![0];
-            // Touching a mapping beyond the end of its file raises SIGBUS: refuse ranges the file does not cover.
-            long fileSize = fd.GetRegularFileSize();
-            if (r.Offset > (ulong)fileSize || r.Size > (ulong)fileSize - r.Offset)
-                ThrowHelper.Throw(Errno.EINVAL, "DMA range exceeds the passed file");
-            memory = new MappedDmaMemory(MemoryMapping.Map(fd, r.Offset, r.Size, (r.Flags & VfioDmaProtection.Write) != 0));
+            memory = new MappedDmaMemory(MemoryMapping.Map(fds[0], r.Offset, r.Size, (r.Flags & VfioDmaProtection.Write) != 0));
         }
         else
         {
+            if (fdCount == 1 && !_copiesLogged)
+            {
+                _copiesLogged = true;
+                LogDmaCopied(_device.Name);
+            }
             memory = new RemoteDmaMemory(this, r.Address);
         }
         Dma.Map(r.Address, r.Size, r.Flags, memory);
         return 0;
+    }
+
+    /// <summary>
+    /// Whether the daemon may map client memory passed with DMA_MAP: only a regular file (EINVAL otherwise)
+    /// sealed against shrinking, already or now, for the client keeps the descriptor and a mapping past the
+    /// file's end faults the daemon on access. A range the sealed file does not cover is EINVAL. False:
+    /// the range is served by copies (DMA_READ/DMA_WRITE), as memory passed without a descriptor.
+    /// </summary>
+    private static bool MappableDmaFile(FileDescriptorHandle fd, ulong offset, ulong size)
+    {
+        fd.GetRegularFileSize();
+        if (!MemFd.TrySealShrink(fd)) return false;
+        // Measured after the seal: the size can no longer drop below it.
+        long fileSize = fd.GetRegularFileSize();
+        if (offset > (ulong)fileSize || size > (ulong)fileSize - offset)
+            ThrowHelper.Throw(Errno.EINVAL, "DMA range exceeds the passed file");
+        return true;
     }
 
     private VfioDmaTable Dma => _dma ?? ThrowHelper.Throw<VfioDmaTable>(Errno.ENODEV);
@@ -184,4 +203,8 @@ public sealed partial class VfioUserSession
         }
         return 0;
     }
+
+    [LoggerMessage(EventId = VfioUserLogEvents.DmaCopiedUnsealed, Level = LogLevel.Information,
+        Message = "vfio-user {Device}: DMA memory came with a descriptor that is not sealed against shrinking and cannot be sealed; it is reached by DMA_READ/DMA_WRITE copies instead of a mapping (slower; QEMU's memory-backend-memfd seals by default)")]
+    private partial void LogDmaCopied(string device);
 }
