@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
+using Umdev.Core;
 using Umdev.Interop;
 
 namespace Umdev.Cli;
@@ -72,6 +73,11 @@ public static class ServeCommand
             stop.Wait();
             SystemdNotify.Send("STOPPING=1", logger);
             return 0;
+        }
+        catch (MdevParentOptionException e) // a value only the plug-in can judge, found as it registers
+        {
+            stderr.WriteLine($"umdev serve: {e.Message}");
+            return 2;
         }
         catch (ErrnoException e)
         {

@@ -4,8 +4,8 @@ using Umdev.Interop;
 namespace Umdev.Devices.VirtioBlk;
 
 /// <summary>
-/// The host file or block device behind a disk: opened read-write unless the file is read-only (no
-/// write permission bit, or the open for writing is refused), its capacity in 512-byte sectors.
+/// The host file or block device behind a disk, opened read-write or read-only as its writer chose, and
+/// only from beneath one of the directories disks may come from: its capacity in 512-byte sectors.
 /// </summary>
 internal sealed class VirtioBlkBacking : IDisposable
 {
@@ -24,37 +24,30 @@ internal sealed class VirtioBlkBacking : IDisposable
     public bool ReadOnly { get; }
     public ulong Sectors { get; }
 
-    /// <summary>Opens <paramref name="path"/> (absolute): ENOENT if missing, EISDIR for a directory, EINVAL if relative.</summary>
-    public static VirtioBlkBacking Open(string path)
+    /// <summary>
+    /// Opens <paramref name="path"/> read-only or read-write as asked (never falling back to read-only).
+    /// EINVAL: a relative path, a <c>.</c> or <c>..</c> component, anything but a regular file or block device,
+    /// a path that crosses a mount point or lies on a FUSE filesystem; EACCES: not beneath any of
+    /// <paramref name="allowedDirs"/>; ELOOP: a symlink anywhere below the allowed directory; else the
+    /// open's errno (ENOENT, EISDIR, EACCES, EROFS, ...).
+    /// </summary>
+    public static VirtioBlkBacking Open(string path, IReadOnlyList<string> allowedDirs, bool readOnly)
     {
-        if (!System.IO.Path.IsPathRooted(path)) ThrowHelper.Throw(Errno.EINVAL, $"backing '{path}' is not an absolute path");
-        if (Directory.Exists(path)) ThrowHelper.Throw(Errno.EISDIR, $"backing '{path}' is a directory");
-        if (!System.IO.File.Exists(path)) ThrowHelper.Throw(Errno.ENOENT, $"backing '{path}' does not exist");
-        SafeFileHandle file;
-        try
+        if (!path.StartsWith('/')) ThrowHelper.Throw(Errno.EINVAL, $"backing '{path}' is not an absolute path");
+        string[] parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Any(p => p is "." or ".."))
+            ThrowHelper.Throw(Errno.EINVAL, $"backing '{path}' has a '.' or '..' component");
+        string? dir = null;
+        int depth = 0;
+        foreach (string allowed in allowedDirs)
         {
-            file = OpenReadOnly(path);
+            string[] prefix = allowed.Split('/', StringSplitOptions.RemoveEmptyEntries);
+            if (prefix.Length >= parts.Length || !prefix.AsSpan().SequenceEqual(parts.AsSpan(0, prefix.Length))) continue;
+            if (dir is null || prefix.Length > depth) (dir, depth) = (allowed, prefix.Length); // the innermost allowed dir
         }
-        catch (FileNotFoundException)
-        {
-            return ThrowHelper.Throw<VirtioBlkBacking>(Errno.ENOENT, $"backing '{path}' does not exist");
-        }
-        // root opens anything for writing; a file nobody may write is meant to be read-only.
-        bool readOnly = true;
-        try
-        {
-            if (FileData.HasWritePermission(file))
-            {
-                var writable = System.IO.File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
-                file.Dispose();
-                file = writable;
-                readOnly = false;
-            }
-        }
-        catch (Exception e) when (e is UnauthorizedAccessException or IOException or ErrnoException)
-        {
-            // not writable here (read-only mount, permissions): serve it read-only
-        }
+        if (dir is null)
+            ThrowHelper.Throw(Errno.EACCES, $"backing '{path}' is not in a disk directory ({string.Join(':', allowedDirs)}; the parent's disk-dirs option)");
+        var file = ConfinedFile.OpenData(dir, string.Join('/', parts.AsSpan(depth)), writable: !readOnly);
         try
         {
             return new VirtioBlkBacking(path, file, readOnly);
@@ -65,9 +58,6 @@ internal sealed class VirtioBlkBacking : IDisposable
             throw;
         }
     }
-
-    private static SafeFileHandle OpenReadOnly(string path) =>
-        System.IO.File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
 
     public void Dispose() => File.Dispose();
 }

@@ -23,14 +23,18 @@ internal sealed partial class VirtioBlkDevice : VirtioPciFunction
     /// <summary>The largest piece of a request moved with one system call when the data must be copied.</summary>
     private const int BounceSize = 2 << 20;
 
+    private readonly IReadOnlyList<string> _diskDirs;
     private VirtioBlkBacking? _backing;
+    private bool _readOnly;
     private bool _open;
     private byte[]? _bounce; // the queue thread's, allocated at the first copied transfer
     private Vector? _vector; // the queue thread's, allocated at the first transfer
 
     /// <param name="uuid">The mdev's UUID: GET_ID answers its last 20 hex digits (where UUIDs made in a row differ).</param>
-    public VirtioBlkDevice(Guid uuid) : base("virtio-blk", Config, queueCount: 1, QueueSize, VirtioBlk.ConfigLength)
+    /// <param name="diskDirs">The directories a backing file may come from.</param>
+    public VirtioBlkDevice(Guid uuid, IReadOnlyList<string> diskDirs) : base("virtio-blk", Config, queueCount: 1, QueueSize, VirtioBlk.ConfigLength)
     {
+        _diskDirs = diskDirs;
         System.Text.Encoding.ASCII.GetBytes(uuid.ToString("N").AsSpan(32 - VirtioBlk.IdLength), _id);
     }
 
@@ -40,18 +44,44 @@ internal sealed partial class VirtioBlkDevice : VirtioPciFunction
         get { lock (_backingLock) return _backing?.Path; }
     }
 
+    /// <summary>Whether the disk is read-only: the mode the backing is opened in (the guest sees VIRTIO_BLK_F_RO).</summary>
+    public bool ReadOnly
+    {
+        get { lock (_backingLock) return _readOnly; }
+    }
+
     /// <summary>
-    /// Names the backing file (empty: none). EBUSY while a user has the device open; ENOENT for a
-    /// missing file; a read-only file makes the disk read-only.
+    /// Names the backing file (empty: none), opened in the current <see cref="ReadOnly"/> mode. EBUSY while
+    /// a user has the device open; the open's errors as <see cref="VirtioBlkBacking.Open"/> gives them.
     /// </summary>
     public void SetBacking(string path)
     {
         lock (_backingLock)
         {
             if (_open) ThrowHelper.Throw(Errno.EBUSY, "the disk is open: its backing cannot change");
-            var next = path.Length == 0 ? null : VirtioBlkBacking.Open(path);
+            var next = path.Length == 0 ? null : VirtioBlkBacking.Open(path, _diskDirs, _readOnly);
             _backing?.Dispose();
             _backing = next;
+        }
+    }
+
+    /// <summary>
+    /// Sets the mode; a backing already named is opened again in it (on failure nothing changes). EBUSY
+    /// while a user has the device open.
+    /// </summary>
+    public void SetReadOnly(bool readOnly)
+    {
+        lock (_backingLock)
+        {
+            if (_open) ThrowHelper.Throw(Errno.EBUSY, "the disk is open: its mode cannot change");
+            if (readOnly == _readOnly) return;
+            if (_backing is { } current)
+            {
+                var next = VirtioBlkBacking.Open(current.Path, _diskDirs, readOnly);
+                current.Dispose();
+                _backing = next;
+            }
+            _readOnly = readOnly;
         }
     }
 

@@ -17,17 +17,32 @@ public sealed class VirtioBlkDriver : MdevDriver
     /// <summary>The device attribute naming the backing file.</summary>
     public const string BackingAttribute = "backing";
 
+    /// <summary>The device attribute choosing a read-only (1) or read-write (0) disk.</summary>
+    public const string ReadOnlyAttribute = "readonly";
+
+    /// <summary>Where disks come from unless the parent is told otherwise.</summary>
+    public const string DefaultDiskDirs = "/var/lib/umdev/disks";
+
     private readonly MdevCapacity _disks;
 
-    /// <summary>A driver for at most <paramref name="disks"/> devices.</summary>
-    public VirtioBlkDriver(int disks)
+    /// <summary>
+    /// A driver for at most <paramref name="disks"/> devices whose backing files lie beneath one of
+    /// <paramref name="diskDirs"/> (absolute paths; default <see cref="DefaultDiskDirs"/>).
+    /// </summary>
+    public VirtioBlkDriver(int disks, IReadOnlyList<string>? diskDirs = null)
     {
+        DiskDirs = diskDirs ?? [DefaultDiskDirs];
+        foreach (string dir in DiskDirs)
+            if (!dir.StartsWith('/')) throw new ArgumentException($"disk directory '{dir}' is not an absolute path", nameof(diskDirs));
         _disks = new MdevCapacity(disks);
         ParentSpec = new MdevParentSpec("virtio", "devices/virtual/virtio/virtio", "virtio", "virtio", [BlkType]);
     }
 
     /// <inheritdoc/>
     public override string Name => "virtio_blk_mdev";
+
+    /// <summary>The directories backing files may come from.</summary>
+    public IReadOnlyList<string> DiskDirs { get; }
 
     /// <summary>The parent the driver serves.</summary>
     public MdevParentSpec ParentSpec { get; }
@@ -37,7 +52,7 @@ public sealed class VirtioBlkDriver : MdevDriver
 
     /// <inheritdoc/>
     public override string? GetDescription(MdevType type) =>
-        "a virtio-blk disk; write the backing file's absolute path to the device's 'backing' attribute before use\n";
+        "a virtio-blk disk; write the backing file's absolute path (in one of the disk directories) to the device's 'backing' attribute before use, and 1 to 'readonly' first for a read-only disk\n";
 
     /// <inheritdoc/>
     public override void Probe(MdevDevice mdev)
@@ -45,7 +60,7 @@ public sealed class VirtioBlkDriver : MdevDriver
         _disks.Take(1, "virtio-blk disks");
         try
         {
-            var disk = new VirtioBlkDevice(mdev.Uuid);
+            var disk = new VirtioBlkDevice(mdev.Uuid, DiskDirs);
             var vfio = new VfioDevice(mdev.Name, disk);
             disk.Bind(vfio);
             mdev.DriverData = vfio;
@@ -67,7 +82,10 @@ public sealed class VirtioBlkDriver : MdevDriver
         _disks.Give(1);
     }
 
-    /// <summary>The <c>backing</c> file in the device's directory: shows the path, a write sets it (a trailing newline is dropped).</summary>
+    /// <summary>
+    /// The device's <c>backing</c> (shows the path, a write sets it; a trailing newline is dropped) and
+    /// <c>readonly</c> (0 or 1; kstrtobool words are accepted) attributes.
+    /// </summary>
     public override IReadOnlyList<MdevAttributeGroup> GetDeviceAttributeGroups(MdevDevice mdev)
     {
         if (mdev.DriverData is not VfioDevice { Ops: VirtioBlkDevice disk }) return [];
@@ -78,7 +96,29 @@ public sealed class VirtioBlkDriver : MdevDriver
                 new MdevAttribute(BackingAttribute, MdevAttribute.ReadWrite,
                     () => (disk.BackingPath ?? "") + "\n",
                     written => disk.SetBacking(Encoding.UTF8.GetString(written).TrimEnd('\n'))),
+                new MdevAttribute(ReadOnlyAttribute, MdevAttribute.ReadWrite,
+                    () => disk.ReadOnly ? "1\n" : "0\n",
+                    written => disk.SetReadOnly(ParseBool(written))),
             ]),
         ];
+    }
+
+    /// <summary>The kernel's kstrtobool: 1/y/Y/on (true), 0/n/N/off (false), by the first characters; else EINVAL.</summary>
+    private static bool ParseBool(ReadOnlySpan<byte> written)
+    {
+        string text = Encoding.UTF8.GetString(written).TrimEnd('\n');
+        if (text.Length > 0)
+        {
+            switch (text[0])
+            {
+                case '1' or 'y' or 'Y': return true;
+                case '0' or 'n' or 'N': return false;
+                case 'o' or 'O' when text.Length > 1:
+                    if (text[1] is 'n' or 'N') return true;
+                    if (text[1] is 'f' or 'F') return false;
+                    break;
+            }
+        }
+        return ThrowHelper.Throw<bool>(Errno.EINVAL, $"'{text}' is not a boolean (1/0, y/n, on/off)");
     }
 }

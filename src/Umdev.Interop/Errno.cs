@@ -34,6 +34,7 @@ public enum Errno
     ENAMETOOLONG = 36,
     ENOSYS = 38,
     ENOTEMPTY = 39,
+    ELOOP = 40,
     ENOMSG = 42,
     ENODATA = 61,
     EPROTO = 71,

@@ -33,14 +33,6 @@ public static class FileData
         return size;
     }
 
-    /// <summary>Whether any permission bit lets someone write the file (root may open it anyway; this is what its owner meant).</summary>
-    public static unsafe bool HasWritePermission(SafeFileHandle file)
-    {
-        byte* st = stackalloc byte[Libc.StatSize];
-        if (Libc.FstatFile(file, st) != 0) ThrowHelper.ThrowLastError("fstat");
-        return (*(uint*)(st + Libc.StatModeOffset) & 0x92) != 0; // S_IWUSR | S_IWGRP | S_IWOTH
-    }
-
     /// <summary>
     /// <c>preadv</c>/<c>pwritev</c> at <paramref name="offset"/> between the file and buffers at the given
     /// addresses (memory the caller keeps mapped for the call), repeated until all is moved. A read past

@@ -81,6 +81,20 @@ public class ServeTests
     }
 
     [Theory]
+    [InlineData("--parent|virtio:disk-dirs=/srv:disks", "parent virtio: option disk-dirs: 'disks' is not an absolute path")]
+    [InlineData("--virtio-disk-dirs|/srv/../etc", "parent virtio: option disk-dirs: '/srv/../etc' has a '.' or '..' component")]
+    [InlineData("--parent|mtty:intx=edge", "parent mtty: option intx: 'edge' is not one of pending, level, sample")]
+    public void OptionValuesAPluginRefusesAsItRegistersAreExit2WithOneLineAndNothingMounted(string args, string message)
+    {
+        string dir = Directory.CreateTempSubdirectory("umdev-badparent-").FullName;
+        using var daemon = Daemon.Spawn(dir, args.Split('|'));
+        Assert.Equal(2, daemon.WaitForExit());
+        Assert.Contains($"umdev serve: {message}\n", daemon.Stderr());
+        Assert.DoesNotContain("Unhandled exception", daemon.Stderr());
+        Assert.Null(MountTable.FileSystemAt(dir));
+    }
+
+    [Theory]
     [InlineData("parent mtty:ports=4\nparent mtty\n", ":2: parent mtty is already given by {0}:1")]
     [InlineData("# ok\nparnt mtty\n", ":2: expected 'parent NAME[:key=value,...]', got 'parnt mtty'")]
     [InlineData("parent mtty:ports=4 extra\n", ":1: expected 'parent NAME[:key=value,...]', got 'parent mtty:ports=4 extra'")]

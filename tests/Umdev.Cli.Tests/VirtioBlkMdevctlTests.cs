@@ -9,11 +9,15 @@ namespace Umdev.Cli.Tests;
 public sealed class VirtioBlkMdevctlTests : IDisposable
 {
     private const string U = "83b8f4f2-509f-382f-3c1e-e6bfe0fa3001";
-    private readonly Daemon _daemon = Daemon.Start(null, "--parent", "virtio:disks=2");
-    private readonly MdevctlRunner _mdevctl;
     private readonly string _files = Directory.CreateTempSubdirectory("umdev-vblk-").FullName;
+    private readonly Daemon _daemon;
+    private readonly MdevctlRunner _mdevctl;
 
-    public VirtioBlkMdevctlTests() => _mdevctl = new MdevctlRunner(_daemon);
+    public VirtioBlkMdevctlTests()
+    {
+        _daemon = Daemon.Start(null, "--parent", $"virtio:disks=2,disk-dirs={_files}");
+        _mdevctl = new MdevctlRunner(_daemon);
+    }
 
     public void Dispose()
     {
@@ -65,9 +69,13 @@ public sealed class VirtioBlkMdevctlTests : IDisposable
         string create = Path.Combine(_daemon.Dir, "devices/virtual/virtio/virtio/mdev_supported_types/virtio-blk/create");
         Shell.Sh($"echo {U} > {create}").AssertSuccess();
         string backing = Path.Combine(_daemon.Dir, "bus/mdev/devices", U, "backing");
-        Shell.Sh($"echo /nonexistent.img > {backing}").AssertFails("No such file or directory");
+        Shell.Sh($"echo {_files}/nonexistent.img > {backing}").AssertFails("No such file or directory");
         Shell.Sh($"echo relative.img > {backing}").AssertFails("Invalid argument");
-        Shell.Sh($"chmod 444 {disk} && echo {disk} > {backing}").AssertSuccess();
+        Shell.Sh($"echo /etc/shadow > {backing}").AssertFails("Permission denied");   // outside disk-dirs
+        Shell.Sh($"echo {_files}/../etc/shadow > {backing}").AssertFails("Invalid argument");
+        Shell.Sh($"ln -s /etc/shadow {_files}/shadow.img && echo {_files}/shadow.img > {backing}").AssertFails("Too many levels of symbolic links");
+        Assert.Equal("\n", Attribute("backing"));
+        Shell.Sh($"echo 1 > {Path.GetDirectoryName(backing)}/readonly && echo {disk} > {backing}").AssertSuccess();
         Assert.Equal(disk + "\n", Attribute("backing"));
         string socket = Path.Combine(_daemon.SocketDir, U + ".sock");
         for (int i = 0; i < 200 && !File.Exists(socket); i++) Thread.Sleep(25);

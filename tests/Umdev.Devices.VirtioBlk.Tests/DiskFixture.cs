@@ -15,10 +15,12 @@ public sealed class DiskFixture : IDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("umdev-vblk-").FullName;
     private readonly List<IDisposable> _owned = [];
 
-    public DiskFixture()
+    /// <param name="moreDiskDirs">Disk directories besides the fixture's own temporary one (colon-separated).</param>
+    public DiskFixture(string? moreDiskDirs = null)
     {
         var plugin = new VirtioParentPlugin();
-        Parent = plugin.Register(Core, MdevParentOptions.Parse(plugin, "disks=4"));
+        string dirs = moreDiskDirs is null ? _dir : $"{_dir}:{moreDiskDirs}";
+        Parent = plugin.Register(Core, MdevParentOptions.Parse(plugin, $"disks=4,disk-dirs={dirs}"));
         Service = new VfioUserService(Core, SocketDir, NullLoggerFactory.Instance);
     }
 
@@ -26,6 +28,9 @@ public sealed class DiskFixture : IDisposable
     public MdevParent Parent { get; }
     public VfioUserService Service { get; }
     public string SocketDir => Path.Combine(_dir, "sock");
+
+    /// <summary>The temporary directory holding the backing files: the parent's disk directory.</summary>
+    public string Dir => _dir;
     public MdevType Type => Parent.FindType("virtio-blk")!;
 
     /// <summary>A backing file of <paramref name="bytes"/> filled with a pattern derived from <paramref name="seed"/>.</summary>

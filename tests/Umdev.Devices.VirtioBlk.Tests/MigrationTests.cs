@@ -14,7 +14,13 @@ namespace Umdev.Devices.VirtioBlk.Tests;
 /// </summary>
 public sealed class MigrationTests : IDisposable
 {
-    private readonly DiskFixture _source = new(), _target = new();
+    private readonly DiskFixture _source, _target;
+
+    public MigrationTests()
+    {
+        _source = new();
+        _target = new(_source.Dir); // the same files: both daemons' disk directories hold them
+    }
 
     public void Dispose()
     {

@@ -187,12 +187,14 @@ public sealed class RequestTests : IDisposable
     }
 
     [Fact]
-    public void ReadOnlyFileMakesAReadOnlyDisk()
+    public void ReadOnlyAttributeMakesAReadOnlyDisk()
     {
         string path = _f.Backing(1 << 20);
-        if (OperatingSystem.IsLinux()) File.SetUnixFileMode(path, UnixFileMode.UserRead);
         var before = File.ReadAllBytes(path);
-        var d = _f.Connect(_f.Create(path));
+        var mdev = _f.Create(null);
+        DiskFixture.Disk(mdev).SetReadOnly(true);
+        DiskFixture.Disk(mdev).SetBacking(path);
+        var d = _f.Connect(mdev);
         d.Start();
         Assert.NotEqual(0UL, d.OfferedFeatures & (1UL << 5));
         Assert.Equal(VirtioBlk.IoErr, d.Request(VirtioBlk.Out, 0, new byte[512], writeToDevice: true).Status);
@@ -210,7 +212,7 @@ public sealed class RequestTests : IDisposable
     {
         var mdev = _f.Create(null);
         var disk = DiskFixture.Disk(mdev);
-        Assert.Equal(Errno.ENOENT, Assert.Throws<ErrnoException>(() => disk.SetBacking("/nonexistent/disk.img")).Errno);
+        Assert.Equal(Errno.ENOENT, Assert.Throws<ErrnoException>(() => disk.SetBacking(Path.Combine(_f.Dir, "missing.img"))).Errno);
         Assert.Equal(Errno.EINVAL, Assert.Throws<ErrnoException>(() => disk.SetBacking("relative.img")).Errno);
         string path = _f.Backing(1 << 20);
         disk.SetBacking(path);

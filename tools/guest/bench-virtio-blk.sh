@@ -34,7 +34,7 @@ img=$tmp/disk.img
 head -c $(((mib + 16) << 20)) /dev/zero > "$img"
 { echo '#!/bin/sh'; echo "MIB=$mib READS_4K=$reads"; tail -n +2 "$here/virtio-blk-bench-guest.sh"; } > "$tmp/guest.sh"
 
-serve_start --parent virtio || die "umdev serve did not get ready"
+serve_start --parent "virtio:disk-dirs=$tmp" || die "umdev serve did not get ready"
 uuid=83b8f4f2-509f-382f-3c1e-e6bfe0fa4001
 echo "$uuid" > "$tmp/sys/devices/virtual/virtio/virtio/mdev_supported_types/virtio-blk/create"
 echo "$img" > "$tmp/sys/bus/mdev/devices/$uuid/backing"

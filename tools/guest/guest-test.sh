@@ -76,7 +76,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-serve_start --parent mtty --parent mbochs --parent virtio 2>&1 || abort "umdev serve did not print ready"
+serve_start --parent mtty --parent mbochs --parent "virtio:disk-dirs=$tmp/vblk" 2>&1 || abort "umdev serve did not print ready"
 
 parent=$sysfs/devices/virtual/mtty/mtty
 write_attr() { echo "$2" > "$1"; }   # echo VALUE > sysfs attribute

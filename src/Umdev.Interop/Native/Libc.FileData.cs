@@ -16,9 +16,6 @@ internal static partial class Libc
     [LibraryImport("libc", EntryPoint = "fallocate", SetLastError = true)]
     internal static partial int Fallocate(SafeFileHandle fd, int mode, long offset, long length);
 
-    [LibraryImport("libc", EntryPoint = "fstat", SetLastError = true)]
-    internal static unsafe partial int FstatFile(SafeFileHandle fd, byte* buf);
-
     internal const int IOV_MAX = 1024;
 
     [LibraryImport("libc", EntryPoint = "preadv", SetLastError = true)]

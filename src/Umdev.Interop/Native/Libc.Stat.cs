@@ -10,6 +10,8 @@ internal static partial class Libc
     internal const int StatSizeOffset = 48;
     internal const uint S_IFMT = 0xF000;
     internal const uint S_IFREG = 0x8000;
+    internal const uint S_IFBLK = 0x6000;
+    internal const uint S_IFDIR = 0x4000;
 
     [LibraryImport("libc", EntryPoint = "fstat", SetLastError = true)]
     internal static unsafe partial int Fstat(int fd, byte* buf);

@@ -1,6 +1,6 @@
 # virtio-blk: the guest's own virtio_pci and virtio_blk drivers on two umdev virtio-blk disks.
 # Sourced by guest-test.sh (check, wait_for, write_attr, section, $tmp, "${umdev[@]}", $here, $QEMU).
-# In guest-test.sh's daemon (it hosts the virtio parent): a 64 MiB disk
+# In guest-test.sh's daemon (it hosts the virtio parent, disk-dirs=$tmp/vblk): a 64 MiB disk
 # gets 32 MiB of pseudo-random bytes written by the guest with dd, synced and read back; after poweroff the
 # host file must hold exactly those bytes and nothing else changed; a second disk gets a vfat file system,
 # a copy and a remount (the default guest image has the vfat, nls_cp437 and nls_ascii modules).
