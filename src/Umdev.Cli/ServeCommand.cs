@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Umdev.Core;
 using Umdev.Interop;
+using Umdev.VfioUser;
 
 namespace Umdev.Cli;
 
@@ -22,17 +23,19 @@ public static class ServeCommand
         var sockets = new Option<string>("--sockets") { Description = "Directory for the devices' vfio-user sockets", DefaultValueFactory = _ => DefaultSockets };
         var parents = new ParentArguments();
         var removeTimeout = new Option<double>("--remove-timeout") { Description = "Seconds a remove waits for a connected vfio-user client to leave before failing with EBUSY", DefaultValueFactory = _ => 10 };
+        var versionTimeout = new Option<double>("--version-timeout") { Description = "Seconds a new vfio-user client has to complete VERSION before it is disconnected", DefaultValueFactory = _ => 10 };
         var command = new Command("serve", $"Run the umdev daemon in the foreground: its parents (default {ParentPlugins.Default.Name}), sysfs tree over FUSE, a vfio-user socket per device")
         {
-            sysfs, sockets, removeTimeout,
+            sysfs, sockets, removeTimeout, versionTimeout,
         };
         foreach (var o in parents.All) command.Options.Add(o);
         command.SetAction(r => Run(r.GetValue(sysfs), r.GetValue(sockets)!, parents.From(r), Console.Out, Console.Error,
-            TimeSpan.FromSeconds(r.GetValue(removeTimeout))));
+            TimeSpan.FromSeconds(r.GetValue(removeTimeout)), TimeSpan.FromSeconds(r.GetValue(versionTimeout))));
         return command;
     }
 
-    public static int Run(string? sysfsDir, string socketsDir, ParentArguments.Request parents, TextWriter stdout, TextWriter stderr, TimeSpan? removeTimeout = null)
+    public static int Run(string? sysfsDir, string socketsDir, ParentArguments.Request parents, TextWriter stdout, TextWriter stderr, TimeSpan? removeTimeout = null,
+        TimeSpan? versionTimeout = null)
     {
         using var loggers = ServeLogging.CreateFactory();
         var logger = loggers.CreateLogger(ServeLogging.Category);
@@ -51,6 +54,17 @@ public static class ServeCommand
             stderr.WriteLine("umdev serve: --remove-timeout must be between 0 and 86400 seconds");
             return 2;
         }
+        if (versionTimeout is { } v && (v <= TimeSpan.Zero || v > TimeSpan.FromDays(1)))
+        {
+            stderr.WriteLine("umdev serve: --version-timeout must be above 0 and at most 86400 seconds");
+            return 2;
+        }
+        var defaults = new VfioUserServiceOptions();
+        var vfioUser = defaults with
+        {
+            RemoveTimeout = removeTimeout ?? defaults.RemoveTimeout,
+            Server = defaults.Server with { VersionTimeout = versionTimeout ?? defaults.Server.VersionTimeout },
+        };
         using var stop = new ManualResetEventSlim();
         void OnSignal(PosixSignalContext context)
         {
@@ -66,7 +80,7 @@ public static class ServeCommand
         {
             string dir = sysfsDir ?? DefaultSysfs;
             if (sysfsDir is null) Directory.CreateDirectory(dir);
-            daemon = UmdevDaemon.Start(dir, socketsDir, parentSpecs, loggers, removeTimeout, new DeviceLog(loggers.CreateLogger(DeviceLog.Category)));
+            daemon = UmdevDaemon.Start(dir, socketsDir, parentSpecs, loggers, vfioUser, new DeviceLog(loggers.CreateLogger(DeviceLog.Category)));
             stdout.WriteLine($"ready {daemon.Mount.MountPoint}");
             stdout.Flush();
             SystemdNotify.Send($"READY=1\nSTATUS=serving {daemon.Mount.MountPoint}", logger);

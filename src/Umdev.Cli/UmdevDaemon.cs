@@ -33,29 +33,29 @@ public sealed class UmdevDaemon : IDisposable
     public MdevParent? FindParent(string plugin) => _parents.FirstOrDefault(p => p.Plugin.Name == plugin).Parent;
 
     /// <param name="parents">The parents to host, in order; none (null or empty) hosts the default plug-in with its defaults.</param>
+    /// <param name="vfioUser">Settings of the vfio-user service (remove and VERSION timeouts); null: the defaults.</param>
     /// <param name="observer">Registered before anything else, so it sees the parents and every device (e.g. a log).</param>
     public static UmdevDaemon Start(string sysfsDir, string socketsDir, IReadOnlyList<ParentSpec>? parents, ILoggerFactory loggers,
-        TimeSpan? removeTimeout = null, IMdevObserver? observer = null)
+        VfioUserServiceOptions? vfioUser = null, IMdevObserver? observer = null)
     {
         if (parents is null or { Count: 0 }) parents = [ParentSpec.Defaults(ParentPlugins.Default)];
         var core = new MdevCore();
         if (observer is not null) core.AddObserver(observer);
         SysfsMount? mount = null;
-        VfioUserService? vfioUser = null;
+        VfioUserService? service = null;
         var registered = new List<(IMdevParentPlugin, MdevParent)>();
         try
         {
             // The tree is computed, so the parents appear in it as they register after the mount.
             mount = SysfsMount.Start(core, sysfsDir, loggers.CreateLogger(SysfsLogEvents.Category));
-            vfioUser = new VfioUserService(core, socketsDir, loggers,
-                new VfioUserServiceOptions { RemoveTimeout = removeTimeout ?? new VfioUserServiceOptions().RemoveTimeout });
+            service = new VfioUserService(core, socketsDir, loggers, vfioUser);
             foreach (var spec in parents) registered.Add((spec.Plugin, spec.Plugin.Register(core, spec.Options)));
-            return new UmdevDaemon(core, mount, vfioUser, registered);
+            return new UmdevDaemon(core, mount, service, registered);
         }
         catch
         {
             Unregister(core, registered);
-            vfioUser?.Dispose();
+            service?.Dispose();
             mount?.Dispose();
             throw;
         }

@@ -19,7 +19,10 @@ public enum MdevRemoveReason
 /// </summary>
 public interface IMdevObserver
 {
-    /// <summary>The device was bound and is now active. Throwing undoes the creation.</summary>
+    /// <summary>
+    /// The device was bound. It is still <see cref="MdevDeviceState.Creating"/>: it becomes active and visible
+    /// only once every observer returned. Throwing undoes the creation.
+    /// </summary>
     void OnDeviceAdded(MdevDevice mdev) { }
 
     /// <summary>
@@ -35,7 +38,10 @@ public interface IMdevObserver
     /// </summary>
     void OnDeviceRemoveCancelled(MdevDevice mdev) { }
 
-    /// <summary>The device is gone and everything it held is released.</summary>
+    /// <summary>
+    /// The device is gone and everything it held is released. Its UUID cannot be created again until every
+    /// observer returned from this call, so what an observer keys by UUID cannot be taken by a newer device meanwhile.
+    /// </summary>
     void OnDeviceRemoved(MdevDevice mdev) { }
 
     /// <summary>A parent and its types were registered; its devices can now be created.</summary>

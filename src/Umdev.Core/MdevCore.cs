@@ -8,7 +8,10 @@ namespace Umdev.Core;
 /// The mediated core (the kernel's <c>mdev.ko</c>): the mdev bus with its drivers, the registered
 /// parents, and every device. No global lock: create and remove of different devices run in
 /// parallel; uniqueness comes from one atomic insert per UUID and capacity from the drivers' own
-/// atomic accounting.
+/// atomic accounting. The insert also serializes the life of one UUID: its entry stays from the start of
+/// the create (state Creating, invisible) until every observer has heard <see cref="IMdevObserver.OnDeviceRemoved"/>,
+/// so a create of the same UUID meanwhile gets EEXIST, as the kernel's <c>mdev_device_create</c> does while the
+/// old device is still on its list.
 /// </summary>
 public sealed class MdevCore
 {
@@ -114,8 +117,10 @@ public sealed class MdevCore
     public MdevDevice Create(MdevType type, ReadOnlySpan<byte> written) => Create(type, MdevUuid.ParseCreateWrite(written));
 
     /// <summary>
-    /// Creates and binds a device. Errors: EEXIST (UUID in use anywhere), ENODEV (parent unregistering),
-    /// or whatever the driver's probe refuses with (mtty: ENOSPC).
+    /// Creates and binds a device. Errors: EEXIST (UUID in use anywhere, including by a device still being
+    /// created or removed), ENODEV (parent unregistering), or whatever the driver's probe or an observer refuses
+    /// with (mtty: ENOSPC). The device becomes visible (<see cref="FindDevice(Guid)"/>, the tree) only after every
+    /// observer accepted it.
     /// </summary>
     public MdevDevice Create(MdevType type, Guid uuid)
     {
@@ -142,7 +147,7 @@ public sealed class MdevCore
                 Forget(mdev);
                 throw;
             }
-            mdev.SetState(MdevDeviceState.Active);
+            // Still Creating: invisible to lookups and the tree, and not removable, until every observer took it.
             var notified = new List<IMdevObserver>();
             try
             {
@@ -158,10 +163,11 @@ public sealed class MdevCore
                 mdev.SetState(MdevDeviceState.Removing);
                 foreach (var o in notified) o.OnDeviceRemoving(mdev, MdevRemoveReason.ParentUnregister);
                 parent.Driver.Remove(mdev);
-                Forget(mdev);
                 foreach (var o in notified) o.OnDeviceRemoved(mdev);
+                Forget(mdev);
                 throw;
             }
+            mdev.SetState(MdevDeviceState.Active);
             return mdev;
         }
         finally
@@ -237,10 +243,11 @@ public sealed class MdevCore
     private void TeardownAfterObservers(MdevDevice mdev)
     {
         mdev.Parent.Driver.Remove(mdev);
-        Forget(mdev);
         foreach (var o in _observers) o.OnDeviceRemoved(mdev);
+        Forget(mdev);
     }
 
+    /// <summary>The last step of a device's life: only now may its UUID (and IOMMU group) be taken again.</summary>
     private void Forget(MdevDevice mdev)
     {
         mdev.SetState(MdevDeviceState.Removed);

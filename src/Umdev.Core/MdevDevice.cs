@@ -5,11 +5,11 @@ namespace Umdev.Core;
 /// <summary>Where a device is in its life: only <see cref="Active"/> devices are visible and usable.</summary>
 public enum MdevDeviceState
 {
-    /// <summary>Being probed by its driver; not yet visible.</summary>
+    /// <summary>Being probed by its driver and offered to the observers; not yet visible.</summary>
     Creating,
     /// <summary>Bound and visible.</summary>
     Active,
-    /// <summary>Removal under way; observers are being asked.</summary>
+    /// <summary>Removal under way; not visible, and its UUID still taken until every observer let it go.</summary>
     Removing,
     /// <summary>Gone; the object is kept only by those still referring to it.</summary>
     Removed,

@@ -57,7 +57,7 @@ public sealed partial class DevicePluginHost : IAsyncDisposable
         foreach (var type in treeTypes.Select(t => t.Type).Concat(held).Distinct())
             if (!_resources.ContainsKey(type))
             {
-                _resources[type] = (new MdevResource(_tree, _state, _settings.ResourcePrefix, _settings.Sockets, type), null);
+                _resources[type] = (new MdevResource(_tree, _state, _settings.ResourcePrefix, _settings.Sockets, type, _logger), null);
                 LogFound(type, $"{_settings.ResourcePrefix}/{type}");
             }
         foreach (var (resource, _) in _resources.Values) resource.Refresh(treeTypes);

@@ -1,4 +1,6 @@
 using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Umdev.DevicePlugin.Api.V1Beta1;
 using Umdev.Interop;
 
@@ -10,7 +12,7 @@ namespace Umdev.DevicePlugin;
 /// so they stay the same across plugin restarts. A slot holds no device until Allocate creates one with a fresh
 /// UUID; the device stays until the slot is allocated again or the reconcile finds no pod holding it.
 /// </summary>
-public sealed class MdevResource
+public sealed partial class MdevResource
 {
     /// <summary>kubelet's health words.</summary>
     public const string Healthy = "Healthy", Unhealthy = "Unhealthy";
@@ -19,6 +21,8 @@ public sealed class MdevResource
     private readonly MdevTree _tree;
     private readonly SlotAssignments _state;
     private readonly string _sockets;
+    private readonly ILogger _logger;
+    private readonly HashSet<string> _ignored = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
     private readonly Dictionary<string, DateTime> _allocatedAt = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _slotsPerParent = new(StringComparer.Ordinal);
@@ -28,10 +32,11 @@ public sealed class MdevResource
     /// <summary>
     /// The resource of <paramref name="type"/> (the mdev type id, e.g. <c>mtty-2</c>) named under
     /// <paramref name="prefix"/>; its devices' sockets must lie under <paramref name="sockets"/>, the folder
-    /// whose host path the mounts name.
+    /// whose host path the mounts name. Warnings (state entries ignored) go to <paramref name="logger"/>.
     /// </summary>
-    public MdevResource(MdevTree tree, SlotAssignments state, string prefix, string sockets, string type)
+    public MdevResource(MdevTree tree, SlotAssignments state, string prefix, string sockets, string type, ILogger? logger = null)
     {
+        _logger = logger ?? NullLogger.Instance;
         _tree = tree;
         _state = state;
         _sockets = Path.TrimEndingDirectorySeparator(Path.GetFullPath(sockets)) + "/";
@@ -57,7 +62,8 @@ public sealed class MdevResource
     /// instances plus the slots holding a device, so IDs never vanish from kubelet's view), health (the tree
     /// answers and the type is there; a held slot's device and socket exist; of the free slots, as many as
     /// the type has instances available, lowest first — the rest are Unhealthy while other devices use the
-    /// room), and re-creates, with its recorded UUID, a held device a restarted daemon no longer has.
+    /// room), and re-creates, with its recorded UUID, a held device a restarted daemon no longer has. A state
+    /// entry beyond the type's capacity on its parent is ignored, with a warning (see <see cref="WithinCapacity"/>).
     /// </summary>
     public void Refresh() => Refresh(_tree.Types());
 
@@ -66,8 +72,8 @@ public sealed class MdevResource
     {
         lock (_lock)
         {
-            var held = _state.Of(Name);
             var types = TypesOnParents(treeTypes);
+            var held = WithinCapacity(_state.Of(Name), types);
             var heldHere = new Dictionary<string, int>(StringComparer.Ordinal);
             foreach (var (slot, uuid) in held)
             {
@@ -212,6 +218,35 @@ public sealed class MdevResource
         }
         _allocatedAt.Remove(slot);
     }
+
+    /// <summary>
+    /// The state's entries less those naming a slot beyond the type's capacity on a parent that offers it: the
+    /// most the parent has offered in this run, or its available instances plus the devices of the type it has,
+    /// whichever is more. Such an entry (a state file edited or from another node) is never re-created nor
+    /// advertised; one whose device exists is kept, as the device shows the slot was real (room the type
+    /// shares with other types may be taken). While the parent is away nothing can be judged and all are kept.
+    /// </summary>
+    private Dictionary<string, Guid> WithinCapacity(IReadOnlyDictionary<string, Guid> state, Dictionary<string, MdevTypeDir> types)
+    {
+        var held = new Dictionary<string, Guid>(StringComparer.Ordinal);
+        foreach (var (slot, uuid) in state)
+        {
+            string parent = ParentOf(slot);
+            if (types.TryGetValue(parent, out var type) && MdevTree.AvailableInstances(type) is { } available
+                && IndexOf(slot) >= Math.Max(_slotsPerParent.GetValueOrDefault(parent), available + MdevTree.DeviceCount(type))
+                && !_tree.Exists(uuid))
+            {
+                if (_ignored.Add(slot)) LogBeyondCapacity(Name, slot, MdevTree.Name(uuid), parent);
+                continue;
+            }
+            _ignored.Remove(slot);
+            held[slot] = uuid;
+        }
+        return held;
+    }
+
+    [LoggerMessage(EventId = 707, Level = LogLevel.Warning, Message = "device-plugin: {Resource}: state entry {Slot} ({Uuid}) is beyond the type's capacity on {Parent}; ignored")]
+    private partial void LogBeyondCapacity(string resource, string slot, string uuid, string parent);
 
     private static bool Restore(MdevTypeDir type, Guid uuid)
     {

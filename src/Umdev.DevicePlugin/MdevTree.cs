@@ -47,6 +47,13 @@ public sealed class MdevTree(string sysfs)
         catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException) { return null; }
     }
 
+    /// <summary>How many devices of the type its parent has (the type's <c>devices/</c> links); 0 while it cannot be read.</summary>
+    public static int DeviceCount(MdevTypeDir type)
+    {
+        try { return Directory.GetFileSystemEntries(Path.Combine(type.Directory, "devices")).Length; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return 0; }
+    }
+
     /// <summary>Writes <paramref name="uuid"/> to the type's <c>create</c>.</summary>
     public static void Create(MdevTypeDir type, Guid uuid) => AttributeFile.Write(Path.Combine(type.Directory, "create"), Name(uuid));
 

@@ -28,7 +28,10 @@ public sealed class PluginEndpoint : IAsyncDisposable
     /// <summary>The plugin's socket.</summary>
     public string SocketPath { get; }
 
-    /// <summary>Serves <paramref name="resource"/> at <c>&lt;folder&gt;/umdev-&lt;type&gt;.sock</c>, replacing a stale socket.</summary>
+    /// <summary>
+    /// Serves <paramref name="resource"/> at <c>&lt;folder&gt;/umdev-&lt;type&gt;.sock</c> (mode 0600: only root, as
+    /// kubelet, may call Allocate), replacing a stale socket.
+    /// </summary>
     public static async Task<PluginEndpoint> StartAsync(MdevResource resource, string devicePluginDir)
     {
         string socketPath = Path.Combine(devicePluginDir, $"umdev-{resource.Type}.sock");
@@ -42,6 +45,18 @@ public sealed class PluginEndpoint : IAsyncDisposable
         var app = builder.Build();
         app.MapGrpcService<DevicePluginService>();
         await app.StartAsync().ConfigureAwait(false);
+        // Kestrel binds with the umask's mode; tightened before kubelet is told of the socket.
+        try
+        {
+#pragma warning disable CA1416 // umdev runs on Linux only
+            File.SetUnixFileMode(socketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+#pragma warning restore CA1416
+        }
+        catch
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
         return new PluginEndpoint(app, socketPath);
     }
 

@@ -41,22 +41,26 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
     private readonly MdevCore _core;
     private readonly VfioUserServiceOptions _options;
     private readonly ILogger _logger;
-    private readonly ConcurrentDictionary<Guid, (VfioUserEndpoint Endpoint, VfioDisplayEndpoint? Display, MdevAttributeGroup Group)> _endpoints = new();
-    private readonly ConcurrentDictionary<Guid, byte> _userRemovals = new();
+    // Keyed by UUID for lookups, but every call checks the device instance: a removal of an earlier device of the
+    // same UUID must never stop a later one's endpoint or delete its files.
+    private readonly ConcurrentDictionary<Guid, Served> _endpoints = new();
+    private readonly ConcurrentDictionary<MdevDevice, byte> _userRemovals = new();
     private readonly Lock _addLock = new();
     private bool _disposed;
 
-    /// <summary>Serves the devices of <paramref name="core"/> on sockets in <paramref name="socketDirectory"/> (created mode 0700 if missing), logging to <paramref name="loggerFactory"/>.</summary>
+    private sealed record Served(MdevDevice Mdev, VfioUserEndpoint Endpoint, VfioDisplayEndpoint? Display, MdevAttributeGroup Group);
+
+    /// <summary>
+    /// Serves the devices of <paramref name="core"/> on sockets in <paramref name="socketDirectory"/> (created mode
+    /// 0700 if missing, made 0700 if it exists with another mode), logging to <paramref name="loggerFactory"/>.
+    /// </summary>
     public VfioUserService(MdevCore core, string socketDirectory, ILoggerFactory loggerFactory, VfioUserServiceOptions? options = null)
     {
         _core = core;
         SocketDirectory = Path.GetFullPath(socketDirectory);
         _options = options ?? new VfioUserServiceOptions();
         _logger = loggerFactory.CreateLogger(VfioUserLogEvents.Category);
-#pragma warning disable CA1416 // umdev runs on Linux only
-        if (!Directory.Exists(SocketDirectory))
-            Directory.CreateDirectory(SocketDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-#pragma warning restore CA1416
+        MakePrivateDirectory(SocketDirectory);
         core.AddObserver(this);
         foreach (var mdev in core.Devices) OnDeviceAdded(mdev);
     }
@@ -102,7 +106,14 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
         // build the endpoint (a second would replace the first's socket file and delete it on dispose).
         lock (_addLock)
         {
-            if (_disposed || mdev.DriverData is not VfioDevice device || _endpoints.ContainsKey(mdev.Uuid)) return;
+            if (_disposed || mdev.DriverData is not VfioDevice device) return;
+            if (_endpoints.TryGetValue(mdev.Uuid, out var earlier))
+            {
+                if (earlier.Mdev == mdev) return;
+                // An earlier device of this UUID whose removal was never heard (the core tells removals before the
+                // UUID is free, so only a missed one): its endpoint must not serve the new device.
+                Forget(earlier, deleteFolder: false);
+            }
             string path = SocketPathFor(SocketDirectory, mdev.Uuid);
             var endpoint = new VfioUserEndpoint(device, CreateDeviceDirectory(mdev.Uuid), _options.Server, _logger);
             LinkSocket(path, mdev.Uuid);
@@ -123,7 +134,7 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
                 }
             }
             var group = new MdevAttributeGroup(AttributeGroupName, attributes);
-            _endpoints[mdev.Uuid] = (endpoint, display, group);
+            _endpoints[mdev.Uuid] = new Served(mdev, endpoint, display, group);
             mdev.AddAttributeGroup(group);
             LogServing(mdev.Name, path);
         }
@@ -137,29 +148,35 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
     /// </summary>
     public void OnDeviceRemoving(MdevDevice mdev, MdevRemoveReason reason)
     {
-        if (!_endpoints.TryGetValue(mdev.Uuid, out var e)) return;
+        if (!_endpoints.TryGetValue(mdev.Uuid, out var e) || e.Mdev != mdev) return;
         bool force = reason != MdevRemoveReason.UserRequest;
         if (!e.Endpoint.ReleaseClient(_options.RemoveTimeout, force))
             ThrowHelper.Throw(Errno.EBUSY, $"{mdev.Name} is in use by a vfio-user client");
-        if (!force) _userRemovals.TryAdd(mdev.Uuid, 0);
+        if (!force) _userRemovals.TryAdd(mdev, 0);
     }
 
     /// <summary>
     /// The device stays after all. The client asked to leave has gone and the endpoint never stopped
     /// listening, so a VMM can connect again; the device's state was kept as on any disconnect.
     /// </summary>
-    public void OnDeviceRemoveCancelled(MdevDevice mdev) => _userRemovals.TryRemove(mdev.Uuid, out _);
+    public void OnDeviceRemoveCancelled(MdevDevice mdev) => _userRemovals.TryRemove(mdev, out _);
 
     /// <summary>Stops serving the device and deletes its socket and link; its folder too if a user removed it.</summary>
     public void OnDeviceRemoved(MdevDevice mdev)
     {
-        bool userRemoval = _userRemovals.TryRemove(mdev.Uuid, out _);
-        if (!_endpoints.TryRemove(mdev.Uuid, out var e)) return;
-        mdev.RemoveAttributeGroup(e.Group);
-        StopServing(mdev.Uuid, e.Endpoint, e.Display);
-        if (userRemoval)
+        bool userRemoval = _userRemovals.TryRemove(mdev, out _);
+        if (_endpoints.TryGetValue(mdev.Uuid, out var e) && e.Mdev == mdev) Forget(e, userRemoval);
+    }
+
+    /// <summary>Stops serving one device instance, if it is still the one served under its UUID.</summary>
+    private void Forget(Served e, bool deleteFolder)
+    {
+        if (!_endpoints.TryRemove(new KeyValuePair<Guid, Served>(e.Mdev.Uuid, e))) return;
+        e.Mdev.RemoveAttributeGroup(e.Group);
+        StopServing(e.Mdev.Uuid, e.Endpoint, e.Display);
+        if (deleteFolder)
         {
-            try { Directory.Delete(DeviceDirectoryFor(SocketDirectory, mdev.Uuid)); }
+            try { Directory.Delete(DeviceDirectoryFor(SocketDirectory, e.Mdev.Uuid)); }
             catch (IOException) { } // something else was put there: not ours to delete
         }
     }
@@ -167,25 +184,40 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
     /// <summary>Stops serving every device and stops following the core.</summary>
     public void Dispose()
     {
-        if (_disposed) return;
-        _disposed = true;
-        _core.RemoveObserver(this);
-        foreach (var uuid in _endpoints.Keys.ToArray())
+        lock (_addLock)
         {
-            if (!_endpoints.TryRemove(uuid, out var e)) continue;
-            _core.FindDevice(uuid)?.RemoveAttributeGroup(e.Group);
-            StopServing(uuid, e.Endpoint, e.Display);
+            if (_disposed) return;
+            _disposed = true; // under the lock: an add in progress finishes first, and none starts after
         }
+        _core.RemoveObserver(this);
+        foreach (var e in _endpoints.Values.ToArray()) Forget(e, deleteFolder: false);
     }
 
     private string CreateDeviceDirectory(Guid uuid)
     {
         string dir = DeviceDirectoryFor(SocketDirectory, uuid);
-#pragma warning disable CA1416 // umdev runs on Linux only
-        Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-#pragma warning restore CA1416
+        MakePrivateDirectory(dir);
         return Path.Combine(dir, DeviceSocketName);
     }
+
+    private const UnixFileMode PrivateDirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    /// <summary>
+    /// Creates <paramref name="dir"/> mode 0700, or makes an existing one 0700 (saying so): a folder left by an
+    /// earlier run or made by hand keeps its mode otherwise, and 0755 would let anyone reach the sockets' names.
+    /// </summary>
+    private void MakePrivateDirectory(string dir)
+    {
+#pragma warning disable CA1416 // umdev runs on Linux only
+        Directory.CreateDirectory(dir, PrivateDirectoryMode); // the mode applies only when it creates
+        var mode = File.GetUnixFileMode(dir);
+        if (mode == PrivateDirectoryMode) return;
+        File.SetUnixFileMode(dir, PrivateDirectoryMode);
+#pragma warning restore CA1416
+        LogTightened(dir, Octal(mode), Octal(PrivateDirectoryMode));
+    }
+
+    private static string Octal(UnixFileMode mode) => Convert.ToString((int)mode, 8).PadLeft(4, '0');
 
     // Relative, so the link resolves wherever the socket directory is mounted whole.
     private static void LinkSocket(string path, Guid uuid)
@@ -203,6 +235,9 @@ public sealed partial class VfioUserService : IMdevObserver, IDisposable
 
     [LoggerMessage(EventId = VfioUserLogEvents.DisplayUnavailable, Level = LogLevel.Warning, Message = "vfio-user: {Device} served without its display socket {Path}: {Reason}")]
     private partial void LogNoDisplay(string device, string path, string reason);
+
+    [LoggerMessage(EventId = VfioUserLogEvents.DirectoryTightened, Level = LogLevel.Warning, Message = "vfio-user: tightened {Directory} from {Old} to {New}")]
+    private partial void LogTightened(string directory, string old, string @new);
 
     [LoggerMessage(EventId = VfioUserLogEvents.Serving, Level = LogLevel.Information, Message = "vfio-user: serving {Device} at {Path}")]
     private partial void LogServing(string device, string path);

@@ -10,6 +10,7 @@ public static class VfioUserLogEvents
     public const int DriverFailed = 404;
     public const int DisplayRequestRefused = 405;
     public const int DisplayUnavailable = 406;
+    public const int DirectoryTightened = 407;
     public const int DmaCopiedUnsealed = 410;
     public const int DisplayConnectionEvicted = 411;
 }

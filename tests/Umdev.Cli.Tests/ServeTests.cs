@@ -118,6 +118,40 @@ public class ServeTests
     }
 
     [Fact]
+    public void AVfioUserClientThatNeverSendsVersionIsDroppedAfterVersionTimeoutAndTheNextOneIsServed()
+    {
+        using var daemon = Daemon.Start(extra: ["--version-timeout", "0.5"]);
+        var uuid = Guid.NewGuid();
+        File.WriteAllText(Path.Combine(daemon.Dir, "class/mdev_bus/mtty/mdev_supported_types/mtty-1/create"), uuid.ToString());
+        string socket = Umdev.VfioUser.VfioUserService.SocketPathFor(daemon.SocketDir, uuid);
+        using (var silent = UnixSocket.Connect(socket))
+        {
+            Assert.True(silent.WaitReadable(10_000), "the silent client was not closed");
+            Assert.Equal(0, silent.Receive(new byte[16], [], out _)); // end of stream
+        }
+        using (var client = Umdev.VfioUser.Client.VfioUserClient.Connect(socket))
+        {
+            Span<byte> id = stackalloc byte[2];
+            Assert.Equal(2, client.ReadRegion(Umdev.Vfio.VfioPci.ConfigRegionIndex, 0, id));
+        }
+        daemon.Signal("TERM");
+        Assert.Equal(0, daemon.WaitForExit());
+        Assert.Contains("closed: no VERSION within 0.5 s", daemon.Stderr());
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("90000")]
+    public void AVersionTimeoutOutOfRangeIsExit2(string seconds)
+    {
+        string dir = Directory.CreateTempSubdirectory("umdev-badversion-").FullName;
+        using var daemon = Daemon.Spawn(dir, "--version-timeout", seconds);
+        Assert.Equal(2, daemon.WaitForExit());
+        Assert.Equal("umdev serve: --version-timeout must be above 0 and at most 86400 seconds\n", daemon.Stderr());
+        Assert.Null(MountTable.FileSystemAt(dir));
+    }
+
+    [Fact]
     public void ASecondDaemonOnTheSameDirectoryIsRefusedAndTheFirstKeepsServing()
     {
         using var first = Daemon.Start();

@@ -171,6 +171,47 @@ public class MdevCoreTests
     }
 
     [Fact]
+    public void A_device_is_visible_only_after_every_observer_accepted_it()
+    {
+        var (core, parent, _) = Setup();
+        var type = parent.Types[0];
+        var seen = new List<(MdevDeviceState State, MdevDevice? Found, int Listed, Errno Again)>();
+        core.AddObserver(new Observer
+        {
+            Added = mdev => seen.Add((mdev.State, core.FindDevice(mdev.Uuid), type.Devices.Count,
+                ErrnoOf(() => core.Create(type, mdev.Uuid)))),
+        });
+        var created = core.Create(type, Text(Uuid));
+        var (state, found, listed, again) = Assert.Single(seen);
+        Assert.Equal(MdevDeviceState.Creating, state);
+        Assert.Null(found);
+        Assert.Equal(0, listed);
+        Assert.Equal(Errno.EEXIST, again); // the UUID is taken from the start
+        Assert.Same(created, core.FindDevice(Uuid));
+    }
+
+    [Fact]
+    public void A_uuid_is_free_again_only_after_every_observer_let_its_device_go()
+    {
+        var (core, parent, driver) = Setup();
+        var type = parent.Types[0];
+        using var inRemoved = new ManualResetEventSlim(false);
+        using var letGo = new ManualResetEventSlim(false);
+        core.AddObserver(new Observer { RemovedGate = (inRemoved, letGo) });
+        var old = core.Create(type, Text(Uuid));
+        var remover = Task.Run(() => core.Remove(old));
+        Assert.True(inRemoved.Wait(10_000));
+        Assert.Null(core.FindDevice(Uuid));                                  // gone from view
+        Assert.Equal(24, driver.Free);                                       // the driver let go
+        Assert.Equal(Errno.EEXIST, ErrnoOf(() => core.Create(type, Text(Uuid)))); // the kernel's answer while the old one is listed
+        Assert.Equal(MdevDeviceState.Removing, old.State);
+        letGo.Set();
+        Assert.True(remover.Wait(10_000));
+        Assert.Equal(MdevDeviceState.Removed, old.State);
+        Assert.NotSame(old, core.Create(type, Text(Uuid)));
+    }
+
+    [Fact]
     public void An_observer_can_refuse_a_user_removal_and_the_device_stays_whole()
     {
         var (core, parent, driver) = Setup();
@@ -317,6 +358,10 @@ public class MdevCoreTests
         public List<MdevDeviceState> StateWhenCancelled { get; } = [];
         public List<MdevParent> ParentsGone { get; } = [];
         public List<Observer>? CancelLog;
+        public Action<MdevDevice>? Added;
+        public (ManualResetEventSlim Entered, ManualResetEventSlim Release)? RemovedGate;
+
+        public void OnDeviceAdded(MdevDevice mdev) => Added?.Invoke(mdev);
 
         public void OnDeviceRemoving(MdevDevice mdev, MdevRemoveReason reason)
         {
@@ -333,6 +378,11 @@ public class MdevCoreTests
 
         public void OnDeviceRemoved(MdevDevice mdev)
         {
+            if (RemovedGate is var (entered, release))
+            {
+                entered.Set();
+                release.Wait();
+            }
             lock (Removed) Removed.Add(mdev);
         }
 

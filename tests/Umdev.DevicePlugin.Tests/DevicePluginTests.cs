@@ -24,6 +24,36 @@ public sealed class DevicePluginTests
     }
 
     [Fact]
+    public async Task The_plugin_sockets_are_0600()
+    {
+        await using var node = await Node.StartAsync();
+        string socket = Path.Combine(node.Kubelet.DevicePluginDir, node.Kubelet.Find(Mtty2)!.Endpoint);
+#pragma warning disable CA1416 // Linux only
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(socket));
+#pragma warning restore CA1416
+    }
+
+    [Fact]
+    public async Task A_state_entry_beyond_the_types_capacity_is_ignored_with_a_warning()
+    {
+        await using var node = await Node.StartAsync();
+        await node.StopPluginAsync();
+        await TestKubelet.WaitForAsync(() => node.Kubelet.Find(Mtty2)!.Ended, "kubelet sees the stream end");
+        Assert.Equal(12, node.AvailableMtty2()); // 24 ports, 2 each: slots mtty-0 … mtty-11
+        Guid last = Guid.NewGuid(), beyond = Guid.NewGuid();
+        File.WriteAllText(node.StateFile, $$"""{ "{{Mtty2}}": { "mtty-11": "{{last}}", "mtty-12": "{{beyond}}" } }""");
+        var log = new Umdev.VfioUser.Tests.ListLogger();
+        await node.StartPluginAsync(loggers: log);
+        await TestKubelet.WaitForAsync(() => node.Kubelet.Registrations[Mtty2] == 2
+            && node.Kubelet.Find(Mtty2)!.Devices.Any(d => d.ID == "mtty-11" && d.Health == "Healthy"), "the last slot restored");
+        Assert.True(Directory.Exists(node.DevicePath(last)), "an entry within capacity is made again");
+        Assert.False(Directory.Exists(node.DevicePath(beyond)), "an entry beyond capacity is never created");
+        Assert.DoesNotContain(node.Kubelet.Find(Mtty2)!.Devices, d => d.ID == "mtty-12");
+        Assert.Equal(12, node.Kubelet.Capacity(Mtty2));
+        Assert.Single(log.Lines, l => l.Contains($"state entry mtty-12 ({beyond}) is beyond the type's capacity on mtty; ignored", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Allocate_creates_a_device_and_hands_out_its_socket_folder()
     {
         await using var node = await Node.StartAsync();

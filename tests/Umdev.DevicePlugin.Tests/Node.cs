@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Umdev.DevicePlugin.Tests;
@@ -40,9 +41,9 @@ public sealed class Node : IAsyncDisposable
         return node;
     }
 
-    public async Task StartPluginAsync(bool waitForCapacity = true)
+    public async Task StartPluginAsync(bool waitForCapacity = true, ILoggerFactory? loggers = null)
     {
-        Plugin = new DevicePluginHost(Settings, NullLoggerFactory.Instance);
+        Plugin = new DevicePluginHost(Settings, loggers ?? NullLoggerFactory.Instance);
         _stop = new CancellationTokenSource();
         _run = Plugin.RunAsync(_stop.Token);
         if (waitForCapacity) await TestKubelet.WaitForAsync(() => Kubelet.Capacity(Mtty2) > 0, "mtty-2 registered with capacity");

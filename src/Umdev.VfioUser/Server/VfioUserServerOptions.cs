@@ -18,6 +18,12 @@ public sealed record VfioUserServerOptions
     /// <summary>How long a DMA_READ/DMA_WRITE request to the client may take.</summary>
     public TimeSpan DmaTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long a new client has to complete VERSION; one that has not by then is closed (and logged), so a
+    /// connection that never negotiates cannot hold the device. <see cref="Timeout.InfiniteTimeSpan"/>: no deadline.
+    /// </summary>
+    public TimeSpan VersionTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Largest message accepted: a region access of the biggest transfer.</summary>
     internal int MaxMessage => 16 + 16 + (int)MaxDataXferSize;
 }

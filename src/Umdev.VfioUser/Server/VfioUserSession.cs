@@ -29,6 +29,8 @@ public sealed partial class VfioUserSession : IDisposable
     private VfioUserCapabilities _client = new();
     private Thread? _thread;
     private volatile bool _closing;
+    private int _version; // VersionPending, then VersionDone or VersionExpired, whichever comes first
+    private const int VersionPending = 0, VersionDone = 1, VersionExpired = 2;
 
     private sealed record DeferredCommand(byte[] Message, List<FileDescriptorHandle>? Fds, bool FdsMisplaced);
 
@@ -49,6 +51,7 @@ public sealed partial class VfioUserSession : IDisposable
     public void Run()
     {
         _thread = Thread.CurrentThread;
+        var deadline = StartVersionDeadline();
         try
         {
             while (!_closing)
@@ -108,8 +111,21 @@ public sealed partial class VfioUserSession : IDisposable
         }
         finally
         {
+            deadline?.Dispose();
             Release();
         }
+    }
+
+    /// <summary>Closes the connection if VERSION has not completed within <see cref="VfioUserServerOptions.VersionTimeout"/>.</summary>
+    private Timer? StartVersionDeadline()
+    {
+        if (_options.VersionTimeout == Timeout.InfiniteTimeSpan) return null;
+        return new Timer(_ =>
+        {
+            if (Interlocked.CompareExchange(ref _version, VersionExpired, VersionPending) != VersionPending) return;
+            LogClosed($"no VERSION within {_options.VersionTimeout.TotalSeconds:0.###} s");
+            Close();
+        }, null, _options.VersionTimeout, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>A size no message can have: say so (if a reply is expected) and end the connection, which cannot be resynchronised.</summary>
@@ -150,6 +166,8 @@ public sealed partial class VfioUserSession : IDisposable
             try
             {
                 if (fds is { Count: > 0 } || fdsMisplaced) ThrowHelper.Throw(Errno.EINVAL, "descriptors with VERSION");
+                // The deadline and this VERSION race for the session: once the deadline fired it is closing.
+                if (Interlocked.CompareExchange(ref _version, VersionDone, VersionPending) != VersionPending) return false;
                 int versionLength = Negotiate(payload, header.Size);
                 return header.NoReply || SendReply(header, versionLength, default);
             }
