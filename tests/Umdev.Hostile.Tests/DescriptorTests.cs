@@ -50,7 +50,7 @@ public sealed class DescriptorTests(HostileDaemon daemon)
         try
         {
             AttributeFile.Write(Path.Combine(target.Path, "backing"), image + "\n");
-            using var ram = new GuestMemory();
+            using var ram = new GuestMemory(Posix.UnsealableMemfd("guest-ram", (long)GuestMemory.Size));
             using var driver = new VirtioTestDriver(VfioUserClient.Connect(target.Socket), ram);
             driver.Start();
             var (head, _) = driver.Build(0, 0, new byte[4096], writeToDevice: false);

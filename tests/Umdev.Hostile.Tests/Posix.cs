@@ -39,6 +39,16 @@ public static partial class Posix
         return fd;
     }
 
+    /// <summary>A memfd that can never be sealed (no MFD_ALLOW_SEALING: it is born with F_SEAL_SEAL).</summary>
+    public static FileDescriptorHandle UnsealableMemfd(string name, long size)
+    {
+        int n = MemfdCreate(name, MFD_CLOEXEC);
+        if (n < 0) ThrowHelper.Throw(LastErrno, "memfd_create");
+        var fd = new FileDescriptorHandle(n);
+        if (Ftruncate(n, size) < 0) ThrowHelper.Throw(LastErrno, "ftruncate");
+        return fd;
+    }
+
     private static Errno LastErrno => (Errno)Marshal.GetLastPInvokeError();
 
     /// <summary>Opens <paramref name="path"/> for writing and writes each piece with its own write(2); the errno of each (None for success), or of the open.</summary>

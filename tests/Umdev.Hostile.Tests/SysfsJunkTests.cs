@@ -39,8 +39,8 @@ public sealed class SysfsJunkTests(HostileDaemon daemon)
         foreach (var junk in new[] { "\0/etc/passwd", new string('/', 1 << 16), "/" + new string('a', 5000) })
             Assert.NotEqual(Errno.None, Posix.WriteOnce(Path.Combine(target.Path, "backing"), junk));
         if (File.Exists(Path.Combine(target.Path, "readonly")))
-            foreach (var junk in new[] { "\0", "2\n", "maybe\n", new string('y', 100_000) })
-                Assert.Equal(Errno.EINVAL, Posix.WriteOnce(Path.Combine(target.Path, "readonly"), junk));
+            foreach (var junk in new[] { "\0", "2\n", "maybe\n", "x" + new string('y', 100_000) })
+                Assert.True(Posix.WriteOnce(Path.Combine(target.Path, "readonly"), junk) == Errno.EINVAL, $"readonly <- {junk[..Math.Min(12, junk.Length)]} accepted");
         Assert.True(Directory.Exists(target.Path));
 
         // Read-only files: the kernel refuses the open for writing (EACCES), even to root.
