@@ -62,6 +62,7 @@ public sealed class DevicePluginTests(HostileDaemon daemon)
             await TestKubelet.WaitForAsync(() => kubelet.Capacity(Mtty2) > 0, "registered", 120);
             var registered = kubelet.Find(Mtty2)!;
             string socket = Path.Combine(kubelet.DevicePluginDir, registered.Endpoint);
+            Assert.Equal("600", Shell.Run("/usr/bin/stat", "-c", "%a", socket).AssertSuccess().Stdout.Trim()); // kubelet alone dials it
 
             var garbage = new byte[4096];
             Random.Shared.NextBytes(garbage);

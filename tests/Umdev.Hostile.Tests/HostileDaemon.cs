@@ -143,6 +143,7 @@ public sealed class HostileDaemon : IDisposable
     /// </summary>
     private Daemon StartWithWhatItKnows(string dir, string sockets)
     {
+        Shell.Run("/bin/chmod", "755", sockets).AssertSuccess(); // as an administrator's mkdir leaves it: the daemon must tighten it
         string help = Shell.Run("dotnet", Daemon.UmdevDll, "serve", "--help").Stdout;
         HasDiskDirs = help.Contains("disk-dirs", StringComparison.Ordinal);
         HasVersionTimeout = help.Contains("--version-timeout", StringComparison.Ordinal);
@@ -171,9 +172,9 @@ public sealed class HostileDaemon : IDisposable
     public string DisplayPath(Guid uuid) => VfioUserService.DisplaySocketPathFor(SocketDir, uuid);
 
     /// <summary>Creates a device through the tree and waits for its socket.</summary>
-    public Guid Create(string parent, string type)
+    public Guid Create(string parent, string type, Guid? given = null)
     {
-        var uuid = Guid.NewGuid();
+        var uuid = given ?? Guid.NewGuid();
         AttributeFile.Write(CreatePath(parent, type), uuid + "\n");
         WaitFor(() => File.Exists(SocketPath(uuid)), $"socket of {uuid}");
         return uuid;
@@ -189,9 +190,9 @@ public sealed class HostileDaemon : IDisposable
     private readonly List<Target> _targets = [];
 
     /// <summary>A device created for one case to attack, removed when the case ends (at the latest by <see cref="AssertHealthy()"/>).</summary>
-    public Target Attackable(string parent, string type)
+    public Target Attackable(string parent, string type, Guid? uuid = null)
     {
-        var target = new Target(this, Create(parent, type));
+        var target = new Target(this, Create(parent, type, uuid));
         _targets.Add(target);
         return target;
     }
