@@ -74,7 +74,7 @@ public sealed class BackingTests(HostileDaemon daemon) : IDisposable
         Shell.Run("/bin/chmod", "600", secret).AssertSuccess(); // root-only
         string name = Path.GetFileName(d.DiskDir);
         AssertRefused(target, Path.Combine(d.DiskDir, "..", Path.GetFileName(_outside), "secret.img"), Errno.EINVAL);
-        AssertRefused(target, Path.Combine(d.DiskDir, "..", name, HostileDaemon.DiskImageBytesName), Errno.EINVAL); // back inside, still refused
+        AssertRefused(target, Path.Combine(d.DiskDir, "..", name, HostileDaemon.DiskImageName), Errno.EINVAL); // back inside, still refused
         File.CreateSymbolicLink(Path.Combine(_mine, "link.img"), secret);
         AssertRefused(target, Path.Combine(_mine, "link.img"), (Errno)ELOOP);
         Directory.CreateSymbolicLink(Path.Combine(_mine, "sub"), _outside);

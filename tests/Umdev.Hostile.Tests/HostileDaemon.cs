@@ -38,7 +38,7 @@ public sealed class HostileDaemon : IDisposable
     /// </summary>
     public const long RssSlackBytes = 64L << 20;
 
-    public const string DiskImageBytesName = "untouched.img";
+    public const string DiskImageName = "untouched.img";
     public const long DiskBytes = 1 << 20;
     public const uint ConfigRegion = 7, Bar0 = 0, Bar2 = 2, DispiBase = 0x500;
 
@@ -50,13 +50,13 @@ public sealed class HostileDaemon : IDisposable
         Shell.Run("/bin/chmod", "755", DiskDir).AssertSuccess();
         _diskContent = new byte[DiskBytes];
         new Random(17).NextBytes(_diskContent);
-        DiskImage = Path.Combine(DiskDir, DiskImageBytesName);
+        DiskImage = Path.Combine(DiskDir, DiskImageName);
         File.WriteAllBytes(DiskImage, _diskContent);
         Start();
     }
 
     /// <summary>
-    /// Starts the daemon and its untouched devices, and takes the baseline. A case calls <see cref="Revive"/>
+    /// Starts the daemon and its untouched devices, and takes the baseline. A case calls <see cref="Revived"/>
     /// first, so a daemon one case killed fails that case alone, not every case after it.
     /// </summary>
     [System.Diagnostics.CodeAnalysis.MemberNotNull(nameof(Daemon))]
