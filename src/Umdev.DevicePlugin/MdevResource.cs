@@ -229,12 +229,14 @@ public sealed partial class MdevResource
     private Dictionary<string, Guid> WithinCapacity(IReadOnlyDictionary<string, Guid> state, Dictionary<string, MdevTypeDir> types)
     {
         var held = new Dictionary<string, Guid>(StringComparer.Ordinal);
+        var capacity = new Dictionary<string, int?>(StringComparer.Ordinal); // read once per parent
         foreach (var (slot, uuid) in state)
         {
             string parent = ParentOf(slot);
-            if (types.TryGetValue(parent, out var type) && MdevTree.AvailableInstances(type) is { } available
-                && IndexOf(slot) >= Math.Max(_slotsPerParent.GetValueOrDefault(parent), available + MdevTree.DeviceCount(type))
-                && !_tree.Exists(uuid))
+            int? most = null; // null: nothing to judge by (the parent is away or its tree unreadable)
+            if (types.TryGetValue(parent, out var type) && !capacity.TryGetValue(parent, out most))
+                capacity[parent] = most = CapacityOf(parent, type);
+            if (IndexOf(slot) >= most && !_tree.Exists(uuid))
             {
                 if (_ignored.Add(slot)) LogBeyondCapacity(Name, slot, MdevTree.Name(uuid), parent);
                 continue;
@@ -244,6 +246,10 @@ public sealed partial class MdevResource
         }
         return held;
     }
+
+    private int? CapacityOf(string parent, MdevTypeDir type) => MdevTree.AvailableInstances(type) is { } available
+        ? Math.Max(_slotsPerParent.GetValueOrDefault(parent), available + MdevTree.DeviceCount(type))
+        : null;
 
     [LoggerMessage(EventId = 707, Level = LogLevel.Warning, Message = "device-plugin: {Resource}: state entry {Slot} ({Uuid}) is beyond the type's capacity on {Parent}; ignored")]
     private partial void LogBeyondCapacity(string resource, string slot, string uuid, string parent);

@@ -37,21 +37,13 @@ public sealed partial class VfioDevice
         var region = plane.RegionIndex < (uint)_regions.Length ? _regions[plane.RegionIndex] as VfioMemoryRegion : null;
         if (region is null || plane.Size == 0 || plane.Size > int.MaxValue || plane.Offset > region.Size || plane.Size > region.Size - plane.Offset)
             return ThrowHelper.Throw<FileDescriptorHandle>(Errno.EINVAL, "not a plane inside a memory region");
-        using var snapshot = MemFd.Create("umdev-plane", plane.Size, MemFdSeals.None);
-        using (var copy = MemoryMapping.Map(snapshot, 0, plane.Size, writable: true))
+        try
         {
-            try
-            {
-                region.Read(plane.Offset, copy.Span(0, (int)plane.Size));
-            }
-            catch (ObjectDisposedException)
-            {
-                return ThrowHelper.Throw<FileDescriptorHandle>(Errno.ENODEV, $"{Name} was removed");
-            }
+            return region.Snapshot(plane.Offset, (int)plane.Size, "umdev-plane");
         }
-        // The writable mapping is gone, which F_SEAL_WRITE requires.
-        MemFd.Seal(snapshot, MemFdSeals.Write | MemFdSeals.Shrink | MemFdSeals.Grow | MemFdSeals.Seal);
-        // Read-only as well: a kernel before 6.7 refuses even a read-only MAP_SHARED of a write-sealed memfd through a writable descriptor.
-        return snapshot.ReopenReadOnly();
+        catch (ObjectDisposedException)
+        {
+            return ThrowHelper.Throw<FileDescriptorHandle>(Errno.ENODEV, $"{Name} was removed");
+        }
     }
 }

@@ -1,4 +1,7 @@
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Umdev.Core;
 using Umdev.Interop;
 using Umdev.Vfio;
 using Umdev.VfioUser.Client;
@@ -176,5 +179,49 @@ public class SealedMemoryTests
         FdCount.SettlesAt(before);
         using var again = VfioUserClient.Connect(f.SocketPath());
         Assert.Equal(4, again.ReadRegion(0, 0, new byte[4]));
+    }
+
+    [Fact]
+    public void Copies_instead_of_a_mapping_are_logged_once_per_session()
+    {
+        var log = new RecordingLoggerFactory();
+        string dir = Directory.CreateTempSubdirectory("vu-").FullName;
+        var core = new MdevCore();
+        var driver = new TestDriver();
+        var parent = core.RegisterParent(new MdevParentSpec("vtest", "devices/virtual/vtest/vtest", "vtest", null,
+            [new MdevTypeSpec("1", "test", "vfio-pci")]), driver);
+        try
+        {
+            using var service = new VfioUserService(core, dir, log);
+            var device = core.Create(parent.Types[0], Guid.NewGuid());
+            for (int session = 0; session < 2; session++)
+            {
+                using var c = VfioUserClient.Connect(VfioUserService.SocketPathFor(dir, device.Uuid));
+                using var a = MemFd.Create("unsealable-a", 0x1000, MemFdSeals.Seal);
+                using var b = MemFd.Create("unsealable-b", 0x1000, MemFdSeals.Seal);
+                c.MapDma(0x10000, 0x1000, VfioDmaProtection.Read, a);
+                c.MapDma(0x20000, 0x1000, VfioDmaProtection.Read, b);
+                using var sealedRam = MemFd.Create("sealed", 0x1000);
+                c.MapDma(0x30000, 0x1000, VfioDmaProtection.Read, sealedRam);
+            }
+            Assert.Equal(2, log.Events.Count(e => e == VfioUserLogEvents.DmaCopiedUnsealed));
+        }
+        finally
+        {
+            core.UnregisterParent(parent);
+            Directory.Delete(dir, true);
+        }
+    }
+
+    private sealed class RecordingLoggerFactory : ILoggerFactory, ILogger
+    {
+        public ConcurrentQueue<int> Events { get; } = new();
+        public ILogger CreateLogger(string categoryName) => this;
+        public void AddProvider(ILoggerProvider provider) { }
+        public void Dispose() { }
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(LogLevel logLevel) => true;
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Events.Enqueue(eventId.Id);
     }
 }
