@@ -23,6 +23,13 @@ public sealed unsafe class GuestMemory : IDisposable
         _mapping = MemoryMapping.Map(Fd, 0, Size, writable: true);
     }
 
+    /// <summary>RAM in a memfd the caller made (e.g. one that cannot be sealed), at least <see cref="Size"/> bytes; disposing closes it.</summary>
+    public GuestMemory(FileDescriptorHandle fd)
+    {
+        Fd = fd;
+        _mapping = MemoryMapping.Map(fd, 0, Size, writable: true);
+    }
+
     /// <summary>RAM the device can only copy: mapped by <paramref name="client"/> without a descriptor.</summary>
     public GuestMemory(VfioUserClient client) => _copied = client.MapMemory(Base, Size, passFd: false);
 
