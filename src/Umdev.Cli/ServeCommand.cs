@@ -14,6 +14,10 @@ namespace Umdev.Cli;
 /// </summary>
 public static class ServeCommand
 {
+    // Raw Linux numbers: PosixSignal names only the signals every platform has.
+    private const PosixSignal SignalUser1 = (PosixSignal)10;
+    private const PosixSignal SignalUser2 = (PosixSignal)12;
+
     public const string DefaultSysfs = "/run/umdev/sys";
     public const string DefaultSockets = "/run/umdev/vfio-user";
 
@@ -74,6 +78,17 @@ public static class ServeCommand
         }
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        // Their default action kills the daemon with the mount left stale and every VM's device gone: a stray
+        // `kill -HUP` (or a reload some tool assumes) must not do that. There is nothing to reload, so they are logged.
+        void OnIgnored(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            string name = context.Signal == SignalUser1 ? "SIGUSR1" : context.Signal == SignalUser2 ? "SIGUSR2" : "SIGHUP";
+            logger.LogWarning(ServeLogging.SignalIgnored, "{Signal} ignored (SIGTERM or SIGINT stops the daemon)", name);
+        }
+        using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnIgnored);
+        using var user1 = PosixSignalRegistration.Create(SignalUser1, OnIgnored);
+        using var user2 = PosixSignalRegistration.Create(SignalUser2, OnIgnored);
 
         UmdevDaemon? daemon = null;
         try

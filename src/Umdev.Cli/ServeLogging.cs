@@ -15,6 +15,7 @@ public static class ServeLogging
     public const string Category = "umdev.serve";
     public static readonly EventId ShuttingDown = new(101, nameof(ShuttingDown));
     public static readonly EventId NotifyFailed = new(102, nameof(NotifyFailed));
+    public static readonly EventId SignalIgnored = new(103, nameof(SignalIgnored));
 
     public static ILoggerFactory CreateFactory() => LoggerFactory.Create(b =>
     {
