@@ -5,6 +5,8 @@ using Umdev.Devices.Mtty;
 using Umdev.Sysfs;
 using Umdev.Sysfs.Fuse;
 
+using static Umdev.Fuzz.SeedBytes;
+
 namespace Umdev.Fuzz;
 
 /// <summary>
@@ -132,18 +134,4 @@ public sealed class FuseTarget : IFuzzTarget
     private static byte[] ReadIn(ulong fh, ulong offset, uint size) => [.. U64s(fh, offset), .. U32s(size, 0, 0, 0, 0, 0)];
 
     private static byte[] WriteIn(ulong fh, uint size) => [.. U64s(fh, 0), .. U32s(size, 0), .. U64s(0), .. U32s(0, 0)];
-
-    private static byte[] U32s(params uint[] v)
-    {
-        var b = new byte[4 * v.Length];
-        for (int i = 0; i < v.Length; i++) BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4 * i), v[i]);
-        return b;
-    }
-
-    private static byte[] U64s(params ulong[] v)
-    {
-        var b = new byte[8 * v.Length];
-        for (int i = 0; i < v.Length; i++) BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(8 * i), v[i]);
-        return b;
-    }
 }

@@ -9,6 +9,8 @@ using Umdev.VfioUser.Server;
 using Umdev.VfioUser.Transport;
 using Umdev.Virtio;
 
+using static Umdev.Fuzz.SeedBytes;
+
 namespace Umdev.Fuzz;
 
 /// <summary>
@@ -209,19 +211,5 @@ public sealed class VfioUserTarget : IFuzzTarget
     {
         static byte[] Entry(uint region, ulong offset, uint count, ulong data) => [.. U64s(offset), .. U32s(region, count), .. U64s(data)];
         return [.. U64s(2), .. Entry(7, 4, 2, 6), .. Entry(4, 0x14, 1, 1)];
-    }
-
-    private static byte[] U32s(params uint[] v)
-    {
-        var b = new byte[4 * v.Length];
-        for (int i = 0; i < v.Length; i++) BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4 * i), v[i]);
-        return b;
-    }
-
-    private static byte[] U64s(params ulong[] v)
-    {
-        var b = new byte[8 * v.Length];
-        for (int i = 0; i < v.Length; i++) BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(8 * i), v[i]);
-        return b;
     }
 }
