@@ -172,6 +172,17 @@ public sealed class SealedMemoryTests : IDisposable
     }
 
     [Fact]
+    public void A_disposed_frame_no_longer_shows_rows()
+    {
+        var mdev = Create();
+        using var vmm = Draw(mdev, 64, 64);
+        var frame = VfioDisplayClient.Capture(Display(mdev));
+        frame.Dispose(); // its buffer is back in the pool, another frame's to fill
+        Assert.Throws<ObjectDisposedException>(() => frame.Row(0).Length);
+        frame.Dispose();
+    }
+
+    [Fact]
     public void Truncating_the_video_memory_memfd_fails_and_the_device_goes_on()
     {
         var mdev = Create();

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Umdev.Interop;
 using Umdev.Vfio;
 
@@ -6,7 +7,8 @@ namespace Umdev.VfioUser.Display;
 /// <summary>What a display socket shows: the plane and a copy of its pixels, the client's own.</summary>
 public sealed class VfioDisplayFrame : IDisposable
 {
-    private readonly byte[] _pixels;
+    // Rented: a frame is megabytes, and a fresh large array per capture costs page faults and full GCs.
+    private byte[]? _pixels;
 
     internal VfioDisplayFrame(VfioGfxPlane plane, byte[] pixels)
     {
@@ -22,11 +24,15 @@ public sealed class VfioDisplayFrame : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(y);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)y, Plane.Height);
+        ObjectDisposedException.ThrowIf(_pixels is null, this);
         return _pixels.AsSpan((int)((ulong)y * Plane.Stride), (int)Plane.Width * 4);
     }
 
-    /// <summary>Nothing to release since the pixels came inline; kept so callers scope a frame as before.</summary>
-    public void Dispose() { }
+    /// <summary>Gives the pixel buffer back to the pool; rows are no longer readable.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _pixels, null) is { } pixels) ArrayPool<byte>.Shared.Return(pixels);
+    }
 }
 
 /// <summary>Reads a device's screen through its display socket (see <see cref="VfioDisplayEndpoint"/>).</summary>
@@ -49,10 +55,19 @@ public static class VfioDisplayClient
         if (!reply.Plane.IsEnabled)
             ThrowHelper.Throw(Errno.ENODATA, "the display is disabled or its mode is invalid (no valid framebuffer)");
         // Parse bounded PixelBytes (≤ MaxPixelBytes, equal to stride × height) before this allocation.
-        var pixels = GC.AllocateUninitializedArray<byte>((int)reply.PixelBytes);
-        if (ReceiveAll(socket, pixels) != pixels.Length) ThrowHelper.Throw(Errno.EPROTO, "display reply: fewer pixels than stride x height");
-        Span<byte> extra = stackalloc byte[1];
-        if (ReceiveAll(socket, extra) != 0) ThrowHelper.Throw(Errno.EPROTO, "display reply: bytes past the pixels");
+        int length = (int)reply.PixelBytes;
+        var pixels = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            if (ReceiveAll(socket, pixels.AsSpan(0, length)) != length) ThrowHelper.Throw(Errno.EPROTO, "display reply: fewer pixels than stride x height");
+            Span<byte> extra = stackalloc byte[1];
+            if (ReceiveAll(socket, extra) != 0) ThrowHelper.Throw(Errno.EPROTO, "display reply: bytes past the pixels");
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(pixels);
+            throw;
+        }
         return new VfioDisplayFrame(reply.Plane, pixels);
     }
 
