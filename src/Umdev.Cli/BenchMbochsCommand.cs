@@ -96,7 +96,7 @@ public static class BenchMbochsCommand
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"screenshot at {Width}x{Height} (mbochs-medium, {Width * Height * 4 / 1e6:F1} MB frame), median:"));
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  copy of the mapped frame (floor)        {floorMs,9:F2} ms"));
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  capture: display socket, map, copy      {captureMs,9:F2} ms  {captureMs / floorMs,7:F2} x floor"));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  capture: display socket, receive, copy  {captureMs,9:F2} ms  {captureMs / floorMs,7:F2} x floor"));
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  umdev screenshot: capture + PNG encode   {encodeMs,9:F2} ms  {encodeMs / floorMs,7:F2} x floor  ({pngBytes / 1e6:F2} MB PNG)"));
             core.Remove(mdev);
         }

@@ -48,37 +48,6 @@ public static class MemFd
         }
     }
 
-    /// <summary>
-    /// A memfd holding a copy of <paramref name="contents"/>, then sealed with <paramref name="seals"/> (e.g.
-    /// all four for a snapshot nobody can change). Written with pwrite(2), not through a mapping: no page
-    /// faults, and no writable mapping stands in the way of <see cref="MemFdSeals.Write"/>.
-    /// </summary>
-    public static unsafe FileDescriptorHandle CreateCopy(string name, ReadOnlySpan<byte> contents, MemFdSeals seals)
-    {
-        var handle = Create(name, (ulong)contents.Length, MemFdSeals.None);
-        try
-        {
-            fixed (byte* p = contents)
-            {
-                for (int done = 0; done < contents.Length;)
-                {
-                    nint n = Libc.Pwrite(handle.Fd, p + done, (nuint)(contents.Length - done), done);
-                    if (n < 0 && (Errno)System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == Errno.EINTR) continue;
-                    if (n < 0) ThrowHelper.ThrowLastError("pwrite memfd");
-                    if (n == 0) ThrowHelper.Throw(Errno.EIO, "pwrite memfd: nothing written");
-                    done += (int)n;
-                }
-            }
-            if (seals != MemFdSeals.None) Seal(handle, seals);
-            return handle;
-        }
-        catch
-        {
-            handle.Dispose();
-            throw;
-        }
-    }
-
     /// <summary>F_GET_SEALS: the seals of <paramref name="fd"/>; EINVAL for a file that cannot be sealed (not a memfd or shmem file).</summary>
     public static MemFdSeals GetSeals(FileDescriptorHandle fd)
     {

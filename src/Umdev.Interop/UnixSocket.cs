@@ -170,6 +170,48 @@ public sealed class UnixSocket : FileDescriptorHandle
     }
 
     /// <summary>
+    /// Sends all of <paramref name="data"/> before <paramref name="deadline"/> (an
+    /// <see cref="Environment.TickCount64"/> value), in pieces of at most <paramref name="chunk"/> bytes without
+    /// blocking, polling for room while the socket buffer is full: a peer that stops reading costs at most the
+    /// time left, not a thread. ETIMEDOUT once the deadline passes; EPIPE/ECONNRESET when the peer has gone.
+    /// </summary>
+    public unsafe void Send(ReadOnlySpan<byte> data, long deadline, int chunk = 256 * 1024)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(chunk);
+        bool added = false;
+        try
+        {
+            DangerousAddRef(ref added);
+            fixed (byte* p = data)
+            {
+                int sent = 0;
+                while (sent < data.Length)
+                {
+                    var iov = new Libc.IoVec { Base = p + sent, Length = (nuint)Math.Min(chunk, data.Length - sent) };
+                    var msg = new Libc.MsgHdr { Iov = &iov, IovLength = 1 };
+                    nint n = Libc.SendMsg(Fd, &msg, Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT);
+                    if (n >= 0)
+                    {
+                        sent += (int)n;
+                        continue;
+                    }
+                    if (LastErrno == Errno.EINTR) continue;
+                    if (LastErrno != Errno.EAGAIN) ThrowHelper.ThrowLastError("sendmsg");
+                    // The socket buffer is full: wait for the peer to read, but only until the deadline.
+                    long left = deadline - Environment.TickCount64;
+                    var pfd = new Libc.PollFd { Fd = Fd, Events = Libc.POLLOUT };
+                    if (left <= 0 || Poll(&pfd, 1, (int)Math.Min(left, int.MaxValue), "poll") == 0)
+                        ThrowHelper.Throw(Errno.ETIMEDOUT, $"sendmsg: peer not reading ({data.Length - sent} of {data.Length} bytes unsent)");
+                }
+            }
+        }
+        finally
+        {
+            if (added) DangerousRelease();
+        }
+    }
+
+    /// <summary>
     /// One recvmsg: returns the bytes read (0 = end of stream). Descriptors that came along are appended
     /// to <paramref name="fds"/> (or closed when it is null). <paramref name="controlTruncated"/> reports
     /// MSG_CTRUNC: the sender passed more descriptors than fit and the kernel dropped the rest.

@@ -26,24 +26,25 @@ public sealed partial class VfioDevice
     }
 
     /// <summary>
-    /// A copy of the bytes of <paramref name="plane"/> (a plane <see cref="QueryGfxPlane"/> gave) in a fresh
-    /// memfd sealed against every change (write, shrink, grow, more seals), offset 0 being the plane's first
-    /// byte, opened read-only; the caller owns it. Whoever it is handed to can look but never draw: not even a
-    /// read-write reopen through <c>/proc/self/fd</c> can change it, and it shares nothing with the device.
+    /// Calls <paramref name="reader"/> with the bytes of <paramref name="plane"/> (a plane
+    /// <see cref="QueryGfxPlane"/> gave; stride × height from its offset) as they are in video memory, read-only
+    /// and without a copy, the memory kept mapped until it returns, so a removal meanwhile cannot unmap it
+    /// under the reader. The guest may draw while it reads: a frame can tear, as on a real scanout.
     /// EINVAL for a plane outside a memory region, ENODEV once the device is unregistered.
     /// </summary>
-    public FileDescriptorHandle SnapshotPlane(in VfioGfxPlane plane)
+    public void ReadPlane<TState>(in VfioGfxPlane plane, TState state, System.Buffers.ReadOnlySpanAction<byte, TState> reader)
     {
+        ArgumentNullException.ThrowIfNull(reader);
         var region = plane.RegionIndex < (uint)_regions.Length ? _regions[plane.RegionIndex] as VfioMemoryRegion : null;
         if (region is null || plane.Size == 0 || plane.Size > int.MaxValue || plane.Offset > region.Size || plane.Size > region.Size - plane.Offset)
-            return ThrowHelper.Throw<FileDescriptorHandle>(Errno.EINVAL, "not a plane inside a memory region");
+            ThrowHelper.Throw(Errno.EINVAL, "not a plane inside a memory region");
         try
         {
-            return region.Snapshot(plane.Offset, (int)plane.Size, "umdev-plane");
+            region.Read(plane.Offset, (int)plane.Size, state, reader);
         }
         catch (ObjectDisposedException)
         {
-            return ThrowHelper.Throw<FileDescriptorHandle>(Errno.ENODEV, $"{Name} was removed");
+            ThrowHelper.Throw(Errno.ENODEV, $"{Name} was removed");
         }
     }
 }

@@ -14,9 +14,9 @@ using S = Umdev.Vfio.Migration.VfioMigrationState;
 namespace Umdev.Devices.Mbochs.Tests;
 
 /// <summary>
-/// What a client does with the memory it was handed cannot reach the device: the video memory's memfd
-/// cannot be resized, the display socket hands a sealed snapshot nobody can write, and clients that stall
-/// on the display socket delay no one. Through the real sockets.
+/// What a client does cannot reach the device: the video memory's memfd cannot be resized, the display
+/// socket gives pixels and no descriptor, and clients that stall on the display socket delay no one.
+/// Through the real sockets.
 /// </summary>
 public sealed class SealedMemoryTests : IDisposable
 {
@@ -63,19 +63,23 @@ public sealed class SealedMemoryTests : IDisposable
         return vmm;
     }
 
-    /// <summary>The display socket's reply and its one descriptor, asked by hand.</summary>
-    private static (byte[] Reply, FileDescriptorHandle Memory) Ask(string path)
+    /// <summary>
+    /// The display socket asked by hand, with <paramref name="attach"/> sent along the request: everything
+    /// that came back, and the descriptors with it.
+    /// </summary>
+    private static (byte[] Reply, List<FileDescriptorHandle> Fds) Ask(string path, FileDescriptorHandle? attach = null)
     {
         using var socket = UnixSocket.Connect(path);
         var request = new byte[DisplayRequest.Length];
         DisplayRequest.Write(request);
-        socket.Send(request);
+        if (attach is null) socket.Send(request);
+        else socket.Send(request, [attach]);
         var fds = new List<FileDescriptorHandle>();
-        var reply = new byte[DisplayReply.Length];
-        int n = 0, r;
-        while ((r = socket.Receive(reply.AsSpan(n), fds, out _)) > 0) n += r;
-        Assert.Equal(DisplayReply.Length, n);
-        return (reply, Assert.Single(fds));
+        var received = new MemoryStream();
+        var buffer = new byte[1 << 16];
+        int n;
+        while ((n = socket.Receive(buffer, fds, out _)) > 0) received.Write(buffer, 0, n);
+        return (received.ToArray(), fds);
     }
 
     private static void AssertPattern(VfioDisplayFrame frame, int width, int height)
@@ -86,56 +90,96 @@ public sealed class SealedMemoryTests : IDisposable
     }
 
     [Fact]
-    public void The_display_hands_a_sealed_read_only_snapshot_of_the_plane_alone()
+    public void The_reply_carries_the_plane_then_its_pixels_and_no_descriptor()
     {
         var mdev = Create();
         using var vmm = Draw(mdev, 96, 64);
-        var (reply, memory) = Ask(Display(mdev));
-        using (memory)
-        {
-            Assert.Equal(96ul * 4 * 64, BinaryPrimitives.ReadUInt64LittleEndian(reply.AsSpan(40))); // the plane's bytes, not the 4 MiB
-            Assert.Equal(0ul, BinaryPrimitives.ReadUInt64LittleEndian(reply.AsSpan(32)));            // offset into the snapshot
-            Assert.Equal(96L * 4 * 64, memory.GetRegularFileSize());
-            Assert.Equal(MemFdSeals.Write | MemFdSeals.Shrink | MemFdSeals.Grow | MemFdSeals.Seal, MemFd.GetSeals(memory));
-            Assert.Equal(Errno.EACCES, Assert.Throws<ErrnoException>(() => MemoryMapping.Map(memory, 0, 4096, writable: true)).Errno);
-            Assert.Throws<ErrnoException>(() => memory.SetLength(0)); // read-only descriptor: EINVAL/EBADF
-            using var view = MemoryMapping.Map(memory, 0, 96 * 4 * 64, writable: false);
-            Assert.Equal(Pattern(5, 7), BinaryPrimitives.ReadUInt32LittleEndian(view.Span((7 * 96 + 5) * 4, 4)));
-        }
+        var (reply, fds) = Ask(Display(mdev));
+        Assert.Empty(fds);
+        Assert.Equal(DisplayReply.Length + 96 * 4 * 64, reply.Length); // the plane's bytes, not the 4 MiB
+        Assert.Equal(96ul * 4 * 64, BinaryPrimitives.ReadUInt64LittleEndian(reply.AsSpan(40)));
+        Assert.Equal(0ul, BinaryPrimitives.ReadUInt64LittleEndian(reply.AsSpan(32))); // offset into the pixels that follow
+        var pixels = reply.AsSpan(DisplayReply.Length);
+        for (int y = 0; y < 64; y++)
+            for (int x = 0; x < 96; x++)
+                Assert.Equal(Pattern(x, y), BinaryPrimitives.ReadUInt32LittleEndian(pixels[((y * 96 + x) * 4)..]));
     }
 
     [Fact]
-    public void Reopening_the_snapshot_read_write_through_proc_cannot_change_anything()
+    public void Nothing_the_client_does_changes_video_memory()
     {
         var mdev = Create();
         using var vmm = Draw(mdev, 96, 64);
-        var (_, memory) = Ask(Display(mdev));
-        using (memory)
+        // A descriptor offered along the request (the daemon closes it unused), the pixels received then scribbled on.
+        using (var offered = MemFd.Create("offered", 4096))
         {
-            // The open may succeed (root, mode 0777 memfd): every way of writing through it must not.
-            using var reopened = File.OpenHandle($"/proc/self/fd/{memory.Fd}", FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
-            Assert.Throws<UnauthorizedAccessException>(() => RandomAccess.Write(reopened, new byte[] { 0xFF, 0xFF, 0xFF, 0xFF }, 0));
-            var rw = new FileDescriptorHandle((int)reopened.DangerousGetHandle(), ownsHandle: false);
-            Assert.Equal(Errno.EPERM, Assert.Throws<ErrnoException>(() => rw.SetLength(0)).Errno);
-            Assert.Equal(Errno.EPERM, Assert.Throws<ErrnoException>(() => rw.SetLength(1 << 24)).Errno);
-            Assert.Equal(Errno.EPERM, Assert.Throws<ErrnoException>(() => MemoryMapping.Map(rw, 0, 4096, writable: true)).Errno);
+            var (reply, fds) = Ask(Display(mdev), offered);
+            Assert.Empty(fds);
+            Assert.Equal(DisplayReply.Length + 96 * 4 * 64, reply.Length);
+            reply.AsSpan(DisplayReply.Length).Fill(0xFF);
         }
-        // Neither the device's memory nor the next screenshot changed.
-        var first = new byte[4];
-        Assert.Equal(4, vmm.ReadRegion(Bar0, 0, first));
-        Assert.Equal(Pattern(0, 0), BinaryPrimitives.ReadUInt32LittleEndian(first));
-        using var frame = VfioDisplayClient.Capture(Display(mdev));
-        AssertPattern(frame, 96, 64);
+        using (var frame = VfioDisplayClient.Capture(Display(mdev)))
+            System.Runtime.CompilerServices.Unsafe.AsRef(in frame.Row(0)[0]) = 0xFF; // a frame's bytes are the client's own
+        var video = new byte[96 * 4 * 64];
+        Assert.Equal(video.Length, vmm.ReadRegion(Bar0, 0, video));
+        for (int y = 0; y < 64; y++)
+            for (int x = 0; x < 96; x++)
+                Assert.Equal(Pattern(x, y), BinaryPrimitives.ReadUInt32LittleEndian(video.AsSpan((y * 96 + x) * 4)));
+        using var next = VfioDisplayClient.Capture(Display(mdev));
+        AssertPattern(next, 96, 64);
     }
 
     [Fact]
-    public void The_snapshot_does_not_follow_later_drawing()
+    public void A_client_refuses_a_reply_with_a_descriptor_attached()
+    {
+        string path = Path.Combine(_dir, "fake-display.sock");
+        using var listener = UnixSocket.Listen(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var fake = Task.Run(() =>
+        {
+            using var socket = listener.Accept()!;
+            var request = new byte[DisplayRequest.Length];
+            socket.Receive(request, null, out _);
+            var reply = new byte[DisplayReply.Length];
+            new DisplayReply(0, new VfioGfxPlane(VfioGfxPlane.DrmFormatXrgb8888, 64, 64, 256, 0, 0), 256 * 64).Write(reply);
+            using var memory = MemFd.Create("memory", 256 * 64);
+            socket.Send(reply, [memory]);
+            socket.Send(new byte[256 * 64]);
+        });
+        Assert.Equal(Errno.EPROTO, Assert.Throws<ErrnoException>(() => VfioDisplayClient.Capture(path)).Errno);
+        fake.Wait();
+    }
+
+    [Theory]
+    [InlineData(64u, 64u, 256u, 256ul * 64 - 1)]                // fewer pixel bytes than stride x height
+    [InlineData(64u, 64u, 256u, 256ul * 64 + 1)]                // more
+    [InlineData(8192u, 4096u, 32768u, 32768ul * 4096)]          // 128 MiB: over the bound, refused before allocating
+    [InlineData(65536u, 65536u, 262144u, 0ul)]                  // stride x height overflows 32 bits
+    public void A_client_refuses_pixel_sizes_other_than_a_bounded_stride_times_height(uint width, uint height, uint stride, ulong pixelBytes)
+    {
+        var reply = new byte[DisplayReply.Length];
+        new DisplayReply(0, new VfioGfxPlane(VfioGfxPlane.DrmFormatXrgb8888, width, height, stride, 0, 0), pixelBytes).Write(reply);
+        Assert.Equal(Errno.EPROTO, Assert.Throws<ErrnoException>(() => DisplayReply.Parse(reply)).Errno);
+    }
+
+    [Fact]
+    public void A_frame_does_not_follow_later_drawing()
     {
         var mdev = Create();
         using var vmm = Draw(mdev, 64, 64);
         using var frame = VfioDisplayClient.Capture(Display(mdev));
         vmm.WriteRegion(Bar0, 0, [1, 2, 3, 4]);
         Assert.Equal(Pattern(0, 0), BinaryPrimitives.ReadUInt32LittleEndian(frame.Row(0)));
+    }
+
+    [Fact]
+    public void A_disposed_frame_no_longer_shows_rows()
+    {
+        var mdev = Create();
+        using var vmm = Draw(mdev, 64, 64);
+        var frame = VfioDisplayClient.Capture(Display(mdev));
+        frame.Dispose(); // its buffer is back in the pool, another frame's to fill
+        Assert.Throws<ObjectDisposedException>(() => frame.Row(0).Length);
+        frame.Dispose();
     }
 
     [Fact]
@@ -191,6 +235,38 @@ public sealed class SealedMemoryTests : IDisposable
             var clock = Stopwatch.StartNew();
             using (var frame = VfioDisplayClient.Capture(Display(mdev))) AssertPattern(frame, 96, 64);
             Assert.True(clock.ElapsedMilliseconds < 1000, $"the screenshot took {clock.ElapsedMilliseconds} ms");
+        }
+        finally
+        {
+            foreach (var s in stalled) s.Dispose();
+        }
+    }
+
+    [Fact]
+    public void Clients_that_ask_and_never_read_the_pixels_delay_no_screenshot()
+    {
+        var mdev = Create();
+        using var vmm = Draw(mdev, 800, 600); // 1.9 MB: more than a socket buffer holds, so their sends block
+        var stalled = new List<UnixSocket>();
+        try
+        {
+            var request = new byte[DisplayRequest.Length];
+            DisplayRequest.Write(request);
+            for (int i = 0; i < VfioDisplayEndpoint.MaxConnections; i++)
+            {
+                var s = UnixSocket.Connect(Display(mdev));
+                stalled.Add(s);
+                s.Send(request);
+            }
+            Thread.Sleep(200); // every serving thread stuck sending
+            for (int i = 0; i < 3; i++)
+            {
+                var clock = Stopwatch.StartNew();
+                using var frame = VfioDisplayClient.Capture(Display(mdev));
+                long took = clock.ElapsedMilliseconds;
+                AssertPattern(frame, 800, 600);
+                Assert.True(took < 2000, $"the screenshot took {took} ms");
+            }
         }
         finally
         {

@@ -52,29 +52,4 @@ public class MemFdSealTests
             File.Delete(path);
         }
     }
-
-    [Fact]
-    public void Write_sealing_needs_every_writable_mapping_gone()
-    {
-        using var fd = MemFd.Create("w", 4096, MemFdSeals.None);
-        using (var mapping = MemoryMapping.Map(fd, 0, 4096, writable: true))
-            Assert.Equal(Errno.EBUSY, Assert.Throws<ErrnoException>(() => MemFd.Seal(fd, MemFdSeals.Write)).Errno);
-        MemFd.Seal(fd, MemFdSeals.Write | MemFdSeals.Seal);
-        Assert.Equal(Errno.EPERM, Assert.Throws<ErrnoException>(() => MemoryMapping.Map(fd, 0, 4096, writable: true)).Errno);
-        Assert.Equal(Errno.EPERM, Assert.Throws<ErrnoException>(() => MemFd.Seal(fd, MemFdSeals.Shrink)).Errno);
-    }
-
-    [Fact]
-    public void A_sealed_copy_holds_the_bytes_and_nothing_can_change_them()
-    {
-        var bytes = Enumerable.Range(0, 10_000).Select(i => (byte)(i * 31)).ToArray();
-        using var fd = MemFd.CreateCopy("copy", bytes, MemFdSeals.Write | MemFdSeals.Shrink | MemFdSeals.Grow | MemFdSeals.Seal);
-        Assert.Equal(10_000, fd.GetRegularFileSize());
-        using (var view = MemoryMapping.Map(fd, 0, 10_000, writable: false))
-            Assert.Equal(bytes, view.Span(0, 10_000).ToArray());
-        Assert.Equal(Errno.EPERM, Assert.Throws<ErrnoException>(() => MemoryMapping.Map(fd, 0, 4096, writable: true)).Errno);
-        Assert.Equal(Errno.EPERM, Assert.Throws<ErrnoException>(() => fd.SetLength(0)).Errno);
-        using var file = File.OpenHandle($"/proc/self/fd/{fd.Fd}", FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
-        Assert.Throws<UnauthorizedAccessException>(() => RandomAccess.Write(file, new byte[] { 1 }, 0));
-    }
 }

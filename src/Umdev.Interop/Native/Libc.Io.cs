@@ -32,9 +32,6 @@ internal static partial class Libc
     [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
     internal static unsafe partial nint Write(int fd, void* buf, nuint count);
 
-    [LibraryImport("libc", EntryPoint = "pwrite", SetLastError = true)]
-    internal static unsafe partial nint Pwrite(int fd, void* buf, nuint count, long offset);
-
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     internal static partial int Close(int fd);
 

@@ -10,6 +10,7 @@ internal static partial class Libc
     internal const int SOL_SOCKET = 1;
     internal const int SCM_RIGHTS = 1;
     internal const int MSG_CTRUNC = 0x8;
+    internal const int MSG_DONTWAIT = 0x40;
     internal const int MSG_NOSIGNAL = 0x4000;
     internal const int MSG_CMSG_CLOEXEC = 0x40000000;
     internal const int SHUT_RDWR = 2;

@@ -78,23 +78,16 @@ public sealed class VfioMemoryRegion : VfioRegion, IVfioTrackedMemory
     public void StopTracking() => Volatile.Write(ref _tracker, null);
 
     /// <summary>
-    /// A read-only memfd holding a copy of <paramref name="length"/> bytes at <paramref name="offset"/>, sealed
-    /// against every change (see <see cref="VfioDevice.SnapshotPlane"/>). ObjectDisposedException once released.
+    /// Calls <paramref name="reader"/> with the <paramref name="length"/> bytes at <paramref name="offset"/>,
+    /// read-only, holding the memory mapped until it returns (see <see cref="VfioDevice.ReadPlane"/>): the
+    /// bytes are the device's own, no copy. ObjectDisposedException once released.
     /// </summary>
-    internal FileDescriptorHandle Snapshot(ulong offset, int length, string name)
+    internal void Read<TState>(ulong offset, int length, TState state, System.Buffers.ReadOnlySpanAction<byte, TState> reader)
     {
         bool added = false;
         _mapping.DangerousAddRef(ref added);
-        try
-        {
-            using var copy = MemFd.CreateCopy(name, Span(offset, length), MemFdSeals.Write | MemFdSeals.Shrink | MemFdSeals.Grow | MemFdSeals.Seal);
-            // Read-only as well: a kernel before 6.7 refuses even a read-only MAP_SHARED of a write-sealed memfd through a writable descriptor.
-            return copy.ReopenReadOnly();
-        }
-        finally
-        {
-            if (added) _mapping.DangerousRelease();
-        }
+        try { reader(Span(offset, length), state); }
+        finally { if (added) _mapping.DangerousRelease(); }
     }
 
     // A reference on the mapping for the copy, so a removal racing an access cannot unmap under it.

@@ -7,13 +7,13 @@ namespace Umdev.VfioUser.Display;
 
 /// <summary>
 /// umdev's display socket request (8 bytes, little-endian): magic <c>UMDQ</c> u32 @0, version u16 @4
-/// (1), command u16 @6 (1: query the primary plane). Anything else is refused.
+/// (2: pixels inline; version 1 handed a memfd), command u16 @6 (1: query the primary plane). Anything else is refused.
 /// </summary>
 public static class DisplayRequest
 {
     public const int Length = 8;
     public const uint Magic = 0x51444D55; // "UMDQ"
-    public const ushort Version = 1;
+    public const ushort Version = 2;
     public const ushort QueryPrimaryPlane = 1;
 
     public static void Validate(ReadOnlySpan<byte> p)
@@ -36,28 +36,31 @@ public static class DisplayRequest
 /// <summary>
 /// The reply (48 bytes, little-endian): magic <c>UMDR</c> u32 @0, errno u32 @4 (0: success), then the plane:
 /// drm_format @8, width @12, height @16, stride @20, region_index @24, reserved @28 (0), offset u64 @32 (into
-/// the descriptor: 0), and the size of the memory u64 @40. With errno 0 and a format set, exactly one
-/// descriptor travels with the reply: a snapshot of the plane's bytes alone, a memfd sealed against writing,
-/// resizing and further seals, opened read-only, mapped from 0; otherwise none.
+/// the pixels that follow: 0), and how many bytes of pixels follow u64 @40: with errno 0 and a format set,
+/// the plane's stride × height bytes, else 0. No descriptor ever travels with it: the display gives pixels,
+/// never memory, so a client holds nothing of the daemon's once the connection is closed.
 /// </summary>
 public readonly ref struct DisplayReply
 {
     public const int Length = 48;
     public const uint Magic = 0x52444D55; // "UMDR"
 
-    public DisplayReply(Errno error, VfioGfxPlane plane, ulong memorySize)
+    /// <summary>The most pixel bytes a client accepts (64 MiB: 4096 × 4096 XRGB8888).</summary>
+    public const ulong MaxPixelBytes = 64ul << 20;
+
+    public DisplayReply(Errno error, VfioGfxPlane plane, ulong pixelBytes)
     {
         Error = error;
         Plane = plane;
-        MemorySize = memorySize;
+        PixelBytes = pixelBytes;
     }
 
     /// <summary>0 on success, else the errno the query failed with.</summary>
     public Errno Error { get; }
     /// <summary>The plane (<see cref="VfioGfxPlane.None"/> when the display shows nothing).</summary>
     public VfioGfxPlane Plane { get; }
-    /// <summary>Bytes of the memory the descriptor gives (0 without one).</summary>
-    public ulong MemorySize { get; }
+    /// <summary>Bytes of pixels that follow the reply (0 without a plane).</summary>
+    public ulong PixelBytes { get; }
 
     public int Write(Span<byte> d)
     {
@@ -70,13 +73,14 @@ public readonly ref struct DisplayReply
         BinaryPrimitives.WriteUInt32LittleEndian(d[20..], Plane.Stride);
         BinaryPrimitives.WriteUInt32LittleEndian(d[24..], Plane.RegionIndex);
         BinaryPrimitives.WriteUInt64LittleEndian(d[32..], Plane.Offset);
-        BinaryPrimitives.WriteUInt64LittleEndian(d[40..], MemorySize);
+        BinaryPrimitives.WriteUInt64LittleEndian(d[40..], PixelBytes);
         return Length;
     }
 
     /// <summary>
     /// Decodes and checks a reply: its size and magic; for a plane, a format the client understands
-    /// (XRGB8888), a stride holding the width, and the frame inside the memory (overflow-safe). EPROTO
+    /// (XRGB8888), a stride holding the width, and exactly stride × height bytes of pixels to follow, at most
+    /// <see cref="MaxPixelBytes"/> (overflow-safe), so a client allocates no more than that. EPROTO
     /// otherwise; the daemon's errno comes back as an <see cref="ErrnoException"/>.
     /// </summary>
     public static DisplayReply Parse(ReadOnlySpan<byte> p)
@@ -87,15 +91,16 @@ public readonly ref struct DisplayReply
         var plane = new VfioGfxPlane(BinaryPrimitives.ReadUInt32LittleEndian(p[8..]), BinaryPrimitives.ReadUInt32LittleEndian(p[12..]),
             BinaryPrimitives.ReadUInt32LittleEndian(p[16..]), BinaryPrimitives.ReadUInt32LittleEndian(p[20..]),
             BinaryPrimitives.ReadUInt32LittleEndian(p[24..]), BinaryPrimitives.ReadUInt64LittleEndian(p[32..]));
-        ulong memorySize = BinaryPrimitives.ReadUInt64LittleEndian(p[40..]);
+        ulong pixelBytes = BinaryPrimitives.ReadUInt64LittleEndian(p[40..]);
         if (plane.IsEnabled)
         {
             if (plane.DrmFormat != VfioGfxPlane.DrmFormatXrgb8888) Malformed($"unknown format 0x{plane.DrmFormat:x8}");
             if (plane.Width == 0 || plane.Height == 0 || plane.Stride / 4 < plane.Width) Malformed("plane geometry");
-            if (plane.Offset > memorySize || plane.Size > memorySize - plane.Offset) Malformed("plane outside the memory");
-            if (plane.Size > int.MaxValue) Malformed("plane too large");
+            if (plane.Offset != 0 || plane.Size != pixelBytes) Malformed("pixel bytes other than stride x height");
+            if (plane.Size > MaxPixelBytes) Malformed("plane too large");
         }
-        return new DisplayReply(0, plane, memorySize);
+        else if (pixelBytes != 0) Malformed("pixels without a plane");
+        return new DisplayReply(0, plane, pixelBytes);
     }
 
     private static void Malformed(string what) => ThrowHelper.Throw(Errno.EPROTO, $"display reply: {what}");

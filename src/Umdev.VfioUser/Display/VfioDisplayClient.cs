@@ -1,20 +1,22 @@
+using System.Buffers;
 using Umdev.Interop;
 using Umdev.Vfio;
 
 namespace Umdev.VfioUser.Display;
 
-/// <summary>What a display socket shows: the plane and a read-only mapping of the snapshot holding it.</summary>
+/// <summary>What a display socket shows: the plane and a copy of its pixels, the client's own.</summary>
 public sealed class VfioDisplayFrame : IDisposable
 {
-    private readonly MemoryMapping _mapping;
+    // Rented: a frame is megabytes, and a fresh large array per capture costs page faults and full GCs.
+    private byte[]? _pixels;
 
-    internal VfioDisplayFrame(VfioGfxPlane plane, MemoryMapping mapping)
+    internal VfioDisplayFrame(VfioGfxPlane plane, byte[] pixels)
     {
         Plane = plane;
-        _mapping = mapping;
+        _pixels = pixels;
     }
 
-    /// <summary>The plane (XRGB8888).</summary>
+    /// <summary>The plane (XRGB8888; its offset is 0, into the pixels received).</summary>
     public VfioGfxPlane Plane { get; }
 
     /// <summary>Row <paramref name="y"/>: <see cref="VfioGfxPlane.Width"/> pixels of 4 bytes (B, G, R, unused).</summary>
@@ -22,58 +24,72 @@ public sealed class VfioDisplayFrame : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(y);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)y, Plane.Height);
-        return _mapping.Span(Plane.Offset + (ulong)y * Plane.Stride, (int)Plane.Width * 4);
+        ObjectDisposedException.ThrowIf(_pixels is null, this);
+        return _pixels.AsSpan((int)((ulong)y * Plane.Stride), (int)Plane.Width * 4);
     }
 
-    /// <summary>Unmaps the memory.</summary>
-    public void Dispose() => _mapping.Dispose();
+    /// <summary>Gives the pixel buffer back to the pool; rows are no longer readable.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _pixels, null) is { } pixels) ArrayPool<byte>.Shared.Return(pixels);
+    }
 }
 
 /// <summary>Reads a device's screen through its display socket (see <see cref="VfioDisplayEndpoint"/>).</summary>
 public static class VfioDisplayClient
 {
     /// <summary>
-    /// Asks the daemon for the primary plane and maps the snapshot of it read-only. ENODATA when the display
-    /// is off or its mode is invalid; the daemon's errno for a failed query (ENOTTY: the device has no
-    /// display); EPROTO for a malformed reply or memory that could shrink under the mapping.
+    /// Asks the daemon for the primary plane and reads its pixels. ENODATA when the display is off or its mode
+    /// is invalid; the daemon's errno for a failed query (ENOTTY: the device has no display); EPROTO for a
+    /// malformed reply: a plane over <see cref="DisplayReply.MaxPixelBytes"/>, pixels short or in excess of
+    /// stride × height, or any descriptor attached (the display gives pixels, never memory).
     /// </summary>
     public static VfioDisplayFrame Capture(string socketPath)
     {
         using var socket = UnixSocket.Connect(socketPath);
-        Span<byte> buffer = stackalloc byte[DisplayReply.Length + 1];
-        DisplayRequest.Write(buffer);
-        socket.Send(buffer[..DisplayRequest.Length]);
-        var fds = new List<FileDescriptorHandle>(1);
+        Span<byte> header = stackalloc byte[DisplayReply.Length];
+        DisplayRequest.Write(header);
+        socket.Send(header[..DisplayRequest.Length]);
+        if (ReceiveAll(socket, header) != header.Length) ThrowHelper.Throw(Errno.EPROTO, "display reply: short");
+        var reply = DisplayReply.Parse(header);
+        if (!reply.Plane.IsEnabled)
+            ThrowHelper.Throw(Errno.ENODATA, "the display is disabled or its mode is invalid (no valid framebuffer)");
+        // Parse bounded PixelBytes (≤ MaxPixelBytes, equal to stride × height) before this allocation.
+        int length = (int)reply.PixelBytes;
+        var pixels = ArrayPool<byte>.Shared.Rent(length);
         try
         {
-            int filled = 0;
+            if (ReceiveAll(socket, pixels.AsSpan(0, length)) != length) ThrowHelper.Throw(Errno.EPROTO, "display reply: fewer pixels than stride x height");
+            Span<byte> extra = stackalloc byte[1];
+            if (ReceiveAll(socket, extra) != 0) ThrowHelper.Throw(Errno.EPROTO, "display reply: bytes past the pixels");
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(pixels);
+            throw;
+        }
+        return new VfioDisplayFrame(reply.Plane, pixels);
+    }
+
+    // Fills buffer until it is full or the stream ends; EPROTO (the descriptors closed) if any came along.
+    private static int ReceiveAll(UnixSocket socket, Span<byte> buffer)
+    {
+        var fds = new List<FileDescriptorHandle>(1);
+        int filled = 0;
+        try
+        {
             while (filled < buffer.Length)
             {
                 int n = socket.Receive(buffer[filled..], fds, out bool truncated);
-                if (truncated) ThrowHelper.Throw(Errno.EPROTO, "display reply: too many descriptors");
+                if (truncated || fds.Count > 0) ThrowHelper.Throw(Errno.EPROTO, "display reply: a descriptor attached (the display sends pixels only)");
                 if (n == 0) break;
                 filled += n;
             }
-            var reply = DisplayReply.Parse(buffer[..filled]);
-            if (!reply.Plane.IsEnabled)
-                ThrowHelper.Throw(Errno.ENODATA, "the display is disabled or its mode is invalid (no valid framebuffer)");
-            if (fds.Count != 1) ThrowHelper.Throw(Errno.EPROTO, $"display reply: {fds.Count} descriptors (expected 1)");
-            // The size the daemon states must be the memory's: mapping past a file's end faults on access.
-            if ((ulong)fds[0].GetRegularFileSize() < reply.MemorySize) ThrowHelper.Throw(Errno.EPROTO, "display reply: memory smaller than stated");
-            // Nor may it shrink while mapped.
-            if (!Sealed(fds[0])) ThrowHelper.Throw(Errno.EPROTO, "display reply: memory not sealed against shrinking");
-            var mapping = MemoryMapping.Map(fds[0], 0, reply.Plane.Offset + reply.Plane.Size, writable: false);
-            return new VfioDisplayFrame(reply.Plane, mapping);
+            return filled;
         }
         finally
         {
             foreach (var fd in fds) fd.Dispose();
         }
-    }
-
-    private static bool Sealed(FileDescriptorHandle memory)
-    {
-        try { return (MemFd.GetSeals(memory) & MemFdSeals.Shrink) != 0; }
-        catch (ErrnoException e) when (e.Errno == Errno.EINVAL) { return false; } // not a memfd
     }
 }

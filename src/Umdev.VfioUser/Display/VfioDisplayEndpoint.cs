@@ -5,17 +5,23 @@ using Umdev.Vfio;
 namespace Umdev.VfioUser.Display;
 
 /// <summary>
-/// A device's display socket: answers each connection's one request with the primary plane and a sealed,
-/// read-only snapshot of its pixels (SCM_RIGHTS), then closes it. It is separate from the vfio-user socket,
+/// A device's display socket: answers each connection's one request with the primary plane and then its
+/// pixels, stride × height bytes sent straight from the video memory, then closes it. It gives pixels, never
+/// memory: no descriptor, so a client that keeps its connections holds no memory charged to the daemon
+/// beyond the socket buffers of <see cref="MaxConnections"/> connections. It is separate from the vfio-user socket,
 /// which serves one VMM at a time, so the screen can be read while a VMM holds the device, without acting
 /// as one. Up to <see cref="MaxConnections"/> connections are served at once, each on its own thread with
-/// <see cref="RequestTimeoutMs"/> from its accept to ask; a newcomer beyond them closes the connection that
-/// has waited longest, so clients that stall cannot keep a screenshot out.
+/// <see cref="RequestTimeoutMs"/> from its accept to ask and <see cref="SendTimeoutMs"/> to take the pixels;
+/// a newcomer beyond them closes the connection that has waited longest, so clients that stall, asking or
+/// reading, cannot keep a screenshot out.
 /// </summary>
 public sealed partial class VfioDisplayEndpoint : IDisposable
 {
     /// <summary>How long a connection may take to send its whole request before it is closed.</summary>
     public const int RequestTimeoutMs = 2000;
+
+    /// <summary>How long a connection may take to read the reply and pixels before it is closed.</summary>
+    public const int SendTimeoutMs = 10_000;
 
     /// <summary>Connections served at once.</summary>
     public const int MaxConnections = 8;
@@ -122,28 +128,23 @@ public sealed partial class VfioDisplayEndpoint : IDisposable
 
     private void Answer(UnixSocket socket, Span<byte> reply)
     {
-        FileDescriptorHandle? snapshot = null;
+        VfioGfxPlane plane;
         try
         {
-            var plane = _device.QueryGfxPlane();
-            if (plane.IsEnabled)
-            {
-                snapshot = _device.SnapshotPlane(plane);
-                plane = plane with { Offset = 0 }; // the snapshot holds the plane alone
-            }
-            new DisplayReply(0, plane, plane.IsEnabled ? plane.Size : 0).Write(reply);
+            plane = _device.QueryGfxPlane();
         }
         catch (ErrnoException e)
         {
-            snapshot?.Dispose();
-            snapshot = null;
             new DisplayReply(e.Errno, VfioGfxPlane.None, 0).Write(reply);
+            socket.Send(reply);
+            return;
         }
-        using (snapshot)
-        {
-            if (snapshot is null) socket.Send(reply);
-            else socket.Send(reply, [snapshot]);
-        }
+        long deadline = Environment.TickCount64 + SendTimeoutMs;
+        // The pixels follow the plane with offset 0: the reply describes the bytes on the socket, not video memory.
+        new DisplayReply(0, plane with { Offset = 0 }, plane.IsEnabled ? plane.Size : 0).Write(reply);
+        socket.Send(reply, deadline);
+        if (plane.IsEnabled)
+            _device.ReadPlane(plane, (socket, deadline), static (pixels, to) => to.socket.Send(pixels, to.deadline));
     }
 
     /// <summary>Stops listening, closes the connections being served and deletes the socket.</summary>
