@@ -60,8 +60,8 @@ public static class ConfinedFile
             if (type == Libc.S_IFDIR) ThrowHelper.Throw(Errno.EISDIR, $"{name} is a directory");
             if (type != Libc.S_IFREG && type != Libc.S_IFBLK)
                 ThrowHelper.Throw(Errno.EINVAL, $"{name} is neither a regular file nor a block device");
-            int flags = Libc.FcntlStatusFlags(fd, Libc.F_GETFL, 0);
-            if (flags < 0 || Libc.FcntlStatusFlags(fd, Libc.F_SETFL, flags & ~Libc.O_NONBLOCK) < 0) ThrowHelper.ThrowLastError($"fcntl {name}");
+            int flags = Libc.Fcntl(fd, Libc.F_GETFL, 0);
+            if (flags < 0 || Libc.Fcntl(fd, Libc.F_SETFL, flags & ~Libc.O_NONBLOCK) < 0) ThrowHelper.ThrowLastError($"fcntl {name}");
             return file;
         }
         catch

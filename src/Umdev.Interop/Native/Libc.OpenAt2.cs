@@ -32,11 +32,4 @@ internal static partial class Libc
     {
         fixed (OpenHow* h = &how) return (int)SyscallOpenAt2(SYS_openat2, dirFd, path, h, (nuint)sizeof(OpenHow));
     }
-
-    // fcntl's file status flags (the open's O_NONBLOCK).
-    internal const int F_GETFL = 3;
-    internal const int F_SETFL = 4;
-
-    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
-    internal static partial int FcntlStatusFlags(int fd, int command, int flags);
 }
