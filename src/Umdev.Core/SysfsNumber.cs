@@ -2,7 +2,7 @@ using Umdev.Interop;
 
 namespace Umdev.Core;
 
-/// <summary>The kernel's <c>kstrtoul(buf, 0, …)</c> as sysfs store callbacks use it.</summary>
+/// <summary>The kernel's <c>kstrtoul(buf, 0, …)</c> and <c>kstrtobool</c> as sysfs store callbacks use them.</summary>
 public static class SysfsNumber
 {
     /// <summary>
@@ -33,6 +33,28 @@ public static class SysfsNumber
             value = value * radix + digit;
         }
         return value;
+    }
+
+    /// <summary>
+    /// kstrtobool: decided by the first characters, the rest ignored: 1/y/Y/on (true), 0/n/N/off (false,
+    /// any case for on/off). EINVAL otherwise. These are the words of kernels before 6.0; later ones also
+    /// take t/e (true) and f/d (false).
+    /// </summary>
+    public static bool ParseBool(ReadOnlySpan<byte> text)
+    {
+        if (text.Length > 0)
+        {
+            switch (text[0])
+            {
+                case (byte)'1' or (byte)'y' or (byte)'Y': return true;
+                case (byte)'0' or (byte)'n' or (byte)'N': return false;
+                case (byte)'o' or (byte)'O' when text.Length > 1:
+                    if (text[1] is (byte)'n' or (byte)'N') return true;
+                    if (text[1] is (byte)'f' or (byte)'F') return false;
+                    break;
+            }
+        }
+        return ThrowHelper.Throw<bool>(Errno.EINVAL, "not a boolean (1/0, y/n, on/off)");
     }
 
     private static bool IsDigit(byte c, uint radix) => radix switch

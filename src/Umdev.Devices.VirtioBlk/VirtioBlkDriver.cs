@@ -98,27 +98,8 @@ public sealed class VirtioBlkDriver : MdevDriver
                     written => disk.SetBacking(Encoding.UTF8.GetString(written).TrimEnd('\n'))),
                 new MdevAttribute(ReadOnlyAttribute, MdevAttribute.ReadWrite,
                     () => disk.ReadOnly ? "1\n" : "0\n",
-                    written => disk.SetReadOnly(ParseBool(written))),
+                    written => disk.SetReadOnly(SysfsNumber.ParseBool(written))),
             ]),
         ];
-    }
-
-    /// <summary>The kernel's kstrtobool: 1/y/Y/on (true), 0/n/N/off (false), by the first characters; else EINVAL.</summary>
-    private static bool ParseBool(ReadOnlySpan<byte> written)
-    {
-        string text = Encoding.UTF8.GetString(written).TrimEnd('\n');
-        if (text.Length > 0)
-        {
-            switch (text[0])
-            {
-                case '1' or 'y' or 'Y': return true;
-                case '0' or 'n' or 'N': return false;
-                case 'o' or 'O' when text.Length > 1:
-                    if (text[1] is 'n' or 'N') return true;
-                    if (text[1] is 'f' or 'F') return false;
-                    break;
-            }
-        }
-        return ThrowHelper.Throw<bool>(Errno.EINVAL, $"'{text}' is not a boolean (1/0, y/n, on/off)");
     }
 }
