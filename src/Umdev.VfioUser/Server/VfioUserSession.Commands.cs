@@ -118,7 +118,7 @@ public sealed partial class VfioUserSession
     /// </summary>
     private static bool MappableDmaFile(FileDescriptorHandle fd, ulong offset, ulong size)
     {
-        fd.GetRegularFileSize();
+        fd.GetRegularFileSize(); // EINVAL for anything but a regular file
         if (!MemFd.TrySealShrink(fd)) return false;
         // Measured after the seal: the size can no longer drop below it.
         long fileSize = fd.GetRegularFileSize();
