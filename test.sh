@@ -2,7 +2,8 @@
 # Runs every umdev test on a fresh Debian 12 machine: installs the Debian packages the tests drive
 # for real (fuse3, mdevctl, tmux), restores NuGet packages, builds, runs the suites and the guest test
 # (tools/guest/guest-test.sh: needs QEMU >= 10.1, else skipped) and a short fuzz run (tools/fuzz/fuzz.sh),
-# prints one summary line.
+# the package check (tools/package/check-package.sh: builds the .deb and the OCI image, installs and runs them
+# on a fresh Debian root and in podman), prints one summary line.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
 need=()
@@ -30,10 +31,15 @@ grc=${PIPESTATUS[0]}
 # Its "fuzz: N passed, M failed" line (one per target) is added to the totals.
 tools/fuzz/fuzz.sh --seconds 45 2>&1 | tee -a "$log"
 frc=${PIPESTATUS[0]}
+# The .deb and the image, proven on a clean system (docs/packaging.md). Its "package: N passed, M failed"
+# line is added to the totals.
+tools/package/check-package.sh 2>&1 | tee -a "$log"
+prc=${PIPESTATUS[0]}
 set -e
 [ "$grc" -eq 0 ] || rc=1
 [ "$frc" -eq 0 ] || rc=1
+[ "$prc" -eq 0 ] || rc=1
 awk '/(Passed|Failed)! +-/ { for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1) } }
-     /^(guest|fuzz): [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
+     /^(guest|fuzz|package): [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
      END { printf "%d passed, %d failed\n", p, f }' "$log"
 exit "$rc"

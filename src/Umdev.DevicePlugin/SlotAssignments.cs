@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace Umdev.DevicePlugin;
 
@@ -24,7 +25,7 @@ public sealed class SlotAssignments
     {
         path = Path.GetFullPath(path);
         if (!File.Exists(path)) return new SlotAssignments(path, new(StringComparer.Ordinal));
-        var read = JsonSerializer.Deserialize<Dictionary<string, Dictionary<string, Guid>>>(File.ReadAllText(path))
+        var read = JsonSerializer.Deserialize(File.ReadAllText(path), SlotAssignmentsJson.Default.DictionaryStringDictionaryStringGuid)
             ?? throw new InvalidDataException($"state file {path} holds no assignments");
         var state = new SortedDictionary<string, SortedDictionary<string, Guid>>(StringComparer.Ordinal);
         foreach (var (resource, slots) in read) state[resource] = new(slots, StringComparer.Ordinal);
@@ -59,9 +60,15 @@ public sealed class SlotAssignments
         string temp = _path + ".tmp";
         using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write))
         {
-            JsonSerializer.Serialize(file, _byResource, new JsonSerializerOptions { WriteIndented = true });
+            JsonSerializer.Serialize(file, _byResource, SlotAssignmentsJson.Default.SortedDictionaryStringSortedDictionaryStringGuid);
             file.Flush(flushToDisk: true);
         }
         File.Move(temp, _path, overwrite: true);
     }
 }
+
+/// <summary>The state file's JSON, generated at build time so that a trimmed or AOT-published umdev keeps it.</summary>
+[JsonSourceGenerationOptions(WriteIndented = true)]
+[JsonSerializable(typeof(Dictionary<string, Dictionary<string, Guid>>))]
+[JsonSerializable(typeof(SortedDictionary<string, SortedDictionary<string, Guid>>))]
+internal sealed partial class SlotAssignmentsJson : JsonSerializerContext;

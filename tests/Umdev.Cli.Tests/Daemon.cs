@@ -24,6 +24,13 @@ public sealed class Daemon : IDisposable
     /// <summary>The built umdev command next to the tests.</summary>
     public static string UmdevDll => Path.Combine(AppContext.BaseDirectory, "umdev.dll");
 
+    /// <summary>
+    /// How the tests run umdev: the build next to them (<c>dotnet umdev.dll</c>), or the binary
+    /// <c>$UMDEV_TEST_BINARY</c> names (the package check runs these tests against the .deb's Native AOT build).
+    /// </summary>
+    public static string[] Umdev =>
+        Environment.GetEnvironmentVariable("UMDEV_TEST_BINARY") is { Length: > 0 } binary ? [binary] : ["dotnet", UmdevDll];
+
     public string Dir { get; }
 
     /// <summary>The directory of the devices' vfio-user sockets (<c>--sockets</c>), this daemon's alone.</summary>
@@ -52,13 +59,13 @@ public sealed class Daemon : IDisposable
 
     public static Daemon Spawn(string dir, params string[] extra) => Spawn(dir, new Dictionary<string, string>(), [], extra);
 
-    /// <summary>With more environment, and a command to run it through (<c>[.. wrapper, "dotnet", umdev.dll, "serve", …]</c>).</summary>
+    /// <summary>With more environment, and a command to run it through (<c>[.. wrapper, .. Umdev, "serve", …]</c>).</summary>
     public static Daemon Spawn(string dir, IDictionary<string, string> env, string[] wrapper, params string[] extra) =>
         Spawn(dir, Directory.CreateTempSubdirectory("umdev-serve-sock-").FullName, env, wrapper, extra);
 
     private static Daemon Spawn(string dir, string socketDir, IDictionary<string, string> env, string[] wrapper, string[] extra)
     {
-        string[] argv = [.. wrapper, "dotnet", UmdevDll, "serve", "--sysfs", dir, "--sockets", socketDir, .. extra];
+        string[] argv = [.. wrapper, .. Umdev, "serve", "--sysfs", dir, "--sockets", socketDir, .. extra];
         var psi = new ProcessStartInfo(argv[0], argv[1..])
         {
             RedirectStandardOutput = true,

@@ -8,13 +8,9 @@ public sealed class DevicePluginCommandTests
 {
     private static Process StartPlugin(Daemon daemon, TestKubelet kubelet, string state, params string[] extra)
     {
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            ArgumentList = { Daemon.UmdevDll, "device-plugin", "--sysfs", daemon.Dir, "--sockets", daemon.SocketDir,
-                "--kubelet-dir", kubelet.Root, "--state", state, "--poll", "0.2" },
-            UseShellExecute = false,
-        };
-        foreach (string e in extra) psi.ArgumentList.Add(e);
+        string[] argv = [.. Daemon.Umdev, "device-plugin", "--sysfs", daemon.Dir, "--sockets", daemon.SocketDir,
+            "--kubelet-dir", kubelet.Root, "--state", state, "--poll", "0.2", .. extra];
+        var psi = new ProcessStartInfo(argv[0], argv[1..]) { UseShellExecute = false };
         return Process.Start(psi)!;
     }
 
@@ -55,7 +51,7 @@ public sealed class DevicePluginCommandTests
     [Fact]
     public void Bad_intervals_are_a_usage_error()
     {
-        var r = Shell.Run("dotnet", Daemon.UmdevDll, "device-plugin", "--poll", "0");
+        var r = Shell.Run(Daemon.Umdev[0], [.. Daemon.Umdev[1..], "device-plugin", "--poll", "0"]);
         Assert.Equal(2, r.ExitCode);
         Assert.Contains("--poll and --reconcile must be positive", r.Stderr);
     }

@@ -23,6 +23,17 @@ public sealed class ManifestTests
     }
 
     [Fact]
+    public void Both_containers_run_the_image_tools_package_builds_for_this_version()
+    {
+        // build-image.sh names it umdev:<Version of src/Directory.Build.props>; podman load gives it that name.
+        string props = Path.Combine(RepositoryTools.Find()!.Root, "src", "Directory.Build.props");
+        string version = System.Xml.Linq.XDocument.Load(props).Descendants("Version").Single().Value;
+        var containers = DaemonSet().Spec.Template.Spec.Containers;
+        Assert.Equal(2, containers.Count);
+        Assert.All(containers, c => Assert.Equal($"umdev:{version}", c.Image));
+    }
+
+    [Fact]
     public void A_misspelt_field_is_an_error()
     {
         string text = File.ReadAllText(Path.Combine(Folder, "daemonset.yaml")).Replace("mountPropagation:", "mountPropogation:");
