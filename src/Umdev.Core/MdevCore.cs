@@ -77,7 +77,10 @@ public sealed class MdevCore
             foreach (var mdev in _devices.Values.Where(d => d.Parent == parent).ToArray())
             {
                 if (mdev.TryTransition(MdevDeviceState.Active, MdevDeviceState.Removing))
+                {
+                    mdev.CloseAttributes();
                     Teardown(mdev, MdevRemoveReason.ParentUnregister);
+                }
             }
             ImmutableInterlocked.Update(ref _parents, p => p.Remove(parent));
         }
@@ -161,7 +164,9 @@ public sealed class MdevCore
             {
                 // A layer could not take the device (e.g. its socket): undo as if the probe had failed.
                 mdev.SetState(MdevDeviceState.Removing);
+                mdev.CloseAttributes();
                 foreach (var o in notified) o.OnDeviceRemoving(mdev, MdevRemoveReason.ParentUnregister);
+                mdev.DrainAttributes();
                 parent.Driver.Remove(mdev);
                 foreach (var o in notified) o.OnDeviceRemoved(mdev);
                 Forget(mdev);
@@ -206,6 +211,7 @@ public sealed class MdevCore
         try
         {
             if (!mdev.TryTransition(MdevDeviceState.Active, MdevDeviceState.Removing)) return;
+            mdev.CloseAttributes();
             var accepted = new List<IMdevObserver>();
             try
             {
@@ -218,6 +224,7 @@ public sealed class MdevCore
             catch (ErrnoException)
             {
                 // The device stays: those that already let go of it hear so, latest first.
+                mdev.ReopenAttributes();
                 mdev.SetState(MdevDeviceState.Active);
                 for (int i = accepted.Count - 1; i >= 0; i--) accepted[i].OnDeviceRemoveCancelled(mdev);
                 throw;
@@ -242,6 +249,8 @@ public sealed class MdevCore
 
     private void TeardownAfterObservers(MdevDevice mdev)
     {
+        // No attribute of the device runs any more, so the driver may let go of what they read.
+        mdev.DrainAttributes();
         mdev.Parent.Driver.Remove(mdev);
         foreach (var o in _observers) o.OnDeviceRemoved(mdev);
         Forget(mdev);

@@ -12,7 +12,10 @@ public abstract class MdevDriver
     /// <summary>Binds a new device; throw <see cref="Interop.ErrnoException"/> (e.g. ENOSPC) to refuse it.</summary>
     public abstract void Probe(MdevDevice mdev);
 
-    /// <summary>Unbinds a device and releases everything it held.</summary>
+    /// <summary>
+    /// Unbinds a device and releases everything it held. Called once no show or store of the device's
+    /// attributes runs any more, and none will (see <see cref="MdevDevice.AttributeGroups"/>).
+    /// </summary>
     public abstract void Remove(MdevDevice mdev);
 
     /// <summary>Instances of <paramref name="type"/> that can still be created (asked on every read).</summary>
@@ -21,6 +24,9 @@ public abstract class MdevDriver
     /// <summary>The type's description, or null when the driver offers none (no <c>description</c> file).</summary>
     public virtual string? GetDescription(MdevType type) => null;
 
-    /// <summary>Driver attribute groups a bound device shows (mtty's <c>vendor/sample_mdev_dev</c>).</summary>
+    /// <summary>
+    /// Driver attribute groups a bound device shows (mtty's <c>vendor/sample_mdev_dev</c>); asked on every
+    /// lookup, never once <see cref="Remove"/> may run, and their show and store likewise.
+    /// </summary>
     public virtual IReadOnlyList<MdevAttributeGroup> GetDeviceAttributeGroups(MdevDevice mdev) => [];
 }

@@ -38,13 +38,6 @@ public sealed partial class VfioDevice
         var region = plane.RegionIndex < (uint)_regions.Length ? _regions[plane.RegionIndex] as VfioMemoryRegion : null;
         if (region is null || plane.Size == 0 || plane.Size > int.MaxValue || plane.Offset > region.Size || plane.Size > region.Size - plane.Offset)
             ThrowHelper.Throw(Errno.EINVAL, "not a plane inside a memory region");
-        try
-        {
-            region.Read(plane.Offset, (int)plane.Size, state, reader);
-        }
-        catch (ObjectDisposedException)
-        {
-            ThrowHelper.Throw(Errno.ENODEV, $"{Name} was removed");
-        }
+        region.Read(plane.Offset, (int)plane.Size, state, reader); // ENODEV once the memory is released
     }
 }

@@ -43,11 +43,16 @@ public sealed class VfioDeviceFile : IVfioClientDevice, IVfioMigrationClient
     /// <summary>VFIO_DEVICE_QUERY_GFX_PLANE of the primary plane (see <see cref="VfioDevice.QueryGfxPlane"/>).</summary>
     public VfioGfxPlane QueryGfxPlane() => Device.QueryGfxPlane();
 
-    /// <summary>VFIO_DEVICE_RESET; also forces the migration state back to RUNNING, ending any session.</summary>
+    /// <summary>
+    /// VFIO_DEVICE_RESET: the driver's reset; a device with migration also ends any session and goes back to
+    /// RUNNING through the driver's arcs (see <see cref="VfioMigration.Reset"/>), so it works after a reset
+    /// from any state.
+    /// </summary>
     public void Reset()
     {
-        Device.Ops.Reset();
-        Device.Migration?.Reset();
+        var device = Device;
+        if (device.Migration is { } migration) migration.Reset(device.Ops.Reset);
+        else device.Ops.Reset();
     }
 
     private VfioMigration Migration =>

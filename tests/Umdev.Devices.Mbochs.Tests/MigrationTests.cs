@@ -38,6 +38,25 @@ public class MigrationTests
         Assert.True(a.Span(0, (int)a.Length).SequenceEqual(b.Span(0, (int)b.Length)));
     }
 
+    [Theory]
+    [InlineData(S.Stop)]
+    [InlineData(S.StopCopy)]
+    [InlineData(S.Resuming)]
+    [InlineData(S.PreCopyP2P)]
+    [InlineData(S.RunningP2P)]
+    public void ResetFromAnyStateLeavesARunningDisplay(S state)
+    {
+        using var f = new MbochsFixture();
+        f.WriteDispi(Xres, 640);
+        f.File.SetDeviceState(state)?.Dispose();
+        f.File.Reset();
+        Assert.Equal(S.Running, f.File.GetDeviceState());
+        Assert.Equal(0, f.ReadDispi(Xres));                 // reset, and BAR2 served again (RUNNING)
+        f.SetMode(800, 600);
+        Assert.True(f.File.QueryGfxPlane().IsEnabled);
+        Assert.NotNull(f.File.SetDeviceState(S.PreCopy));    // and a new migration can start
+    }
+
     [Fact]
     public void StopCopyMovesMemoryRegistersAndEdid()
     {

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Umdev.Core;
 using Umdev.Devices.Mtty;
 
@@ -8,14 +9,14 @@ public sealed class MountedTree : IDisposable
 {
     public const string ParentDir = "devices/virtual/mtty/mtty";
 
-    public MountedTree(int ports = 24)
+    public MountedTree(int ports = 24, ILogger? logger = null)
     {
         Core = new MdevCore();
         Parent = Mtty.Register(Core, new MttyOptions(ports));
         Dir = Directory.CreateTempSubdirectory("umdev-sysfs-").FullName;
         try
         {
-            Mount = SysfsMount.Start(Core, Dir);
+            Mount = SysfsMount.Start(Core, Dir, logger);
         }
         catch
         {

@@ -28,7 +28,8 @@ internal sealed class BulkMemoryOps : IVfioDeviceOps, IVfioMigrationDriver, IVfi
     public VfioDeviceLayout Layout { get; }
 
     /// <summary>The memory as a VMM's mapping shows it: writes here are found only by the tracker's scan.</summary>
-    public Span<byte> Memory => _memory.Span(0, (int)_memory.Size);
+    // The access is never ended: the tests never unregister this device, so its memory lives as long as they do.
+    public Span<byte> Memory => _memory.Access(0, (int)_memory.Size).Span;
     public ulong Register { get; set; }
 
     /// <summary>Bytes the saving session's thread allocated from its start to the end of its stream.</summary>

@@ -27,12 +27,12 @@ public class PagedMemoryStreamTests
     {
         var memory = new VfioMemoryRegion(0, 10_000); // the last page is short
         var target = new VfioMemoryRegion(0, 10_000);
-        memory.Span(0, 10_000).Fill(1);
+        using (var a = memory.Access(0, 10_000)) a.Span.Fill(1);
         using var source = new VfioPagedMemorySource(memory, Header, 5, t => t.Fill(7), stopCopy: false, PageSize);
         var first = Drain(source);
         Assert.Equal(Header.Length + 3 * 8 + 10_000, first.Length);
         Assert.Equal(new VfioPrecopyInfo(0, 0), source.GetPrecopyInfo());
-        memory.Span(9_999, 1)[0] = 2; // a write through the mapping, seen by no handler
+        using (var a = memory.Access(9_999, 1)) a.Span[0] = 2; // a write through the mapping, seen by no handler
         Assert.Equal(new VfioPrecopyInfo(0, 8 + PageSize), source.GetPrecopyInfo());
         var second = Drain(source);
         Assert.Equal(8 + 10_000 - 2 * PageSize, second.Length);
@@ -46,7 +46,8 @@ public class PagedMemoryStreamTests
         for (int at = 0; at < stream.Length; at += 777) sink.Consume(stream.AsSpan(at, Math.Min(777, stream.Length - at)));
         sink.Complete();
         Assert.Equal(new byte[] { 7, 7, 7, 7, 7 }, trailer);
-        Assert.True(memory.Span(0, 10_000).SequenceEqual(target.Span(0, 10_000)));
+        using (var a = memory.Access(0, 10_000))
+        using (var b = target.Access(0, 10_000)) Assert.True(a.Span.SequenceEqual(b.Span));
     }
 
     [Fact]

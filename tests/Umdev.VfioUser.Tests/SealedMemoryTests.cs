@@ -49,7 +49,7 @@ public class SealedMemoryTests
         Assert.Equal(Errno.EPERM, Assert.Throws<ErrnoException>(() => MemFd.Seal(fd, MemFdSeals.Write)).Errno); // could freeze the driver's writes
         Assert.Equal(8192, fd.GetRegularFileSize());
 
-        f.Ops().Bar4.Span(8000, 3).Fill(0x5A);
+        using (var a = f.Ops().Bar4.Access(8000, 3)) a.Span.Fill(0x5A);
         var read = new byte[3];
         Assert.Equal(3, c.ReadRegion(4, 8000, read));  // the driver's side of the memory is intact
         Assert.Equal(new byte[] { 0x5A, 0x5A, 0x5A }, read);

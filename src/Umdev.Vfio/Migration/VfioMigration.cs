@@ -101,12 +101,34 @@ public sealed class VfioMigration
         lock (_saving.Sync) _driver.Step(new VfioMigrationArc(from, to, _saving.Source));
     }
 
-    /// <summary>VFIO_DEVICE_RESET: back to RUNNING, every session ended.</summary>
-    public void Reset()
+    /// <summary>
+    /// VFIO_DEVICE_RESET: the driver resets the device (<paramref name="resetDevice"/>) in the state it is in,
+    /// then the model walks it back to RUNNING along the state table's arcs, as any resume does, so a driver
+    /// that quiesced for a stop is told to run again; every session ends. A resuming session is dropped, its
+    /// partial stream never loaded, and the walk starts from STOP. A failing arc fails the reset with its
+    /// errno, the device left in the state of the last arc that succeeded.
+    /// </summary>
+    // Reset before the walk: a driver resumed first would run on its old state (a virtio queue served) until
+    // the reset. Both under the state lock, so no transition comes between them.
+    internal void Reset(Action resetDevice)
     {
         lock (_stateLock)
         {
-            _state = S.Running;
+            if (_state == S.Resuming)
+            {
+                _resuming?.Disable();
+                _resuming = null;
+                _state = S.Stop;
+            }
+            resetDevice();
+            // An unregistered device is not driven any more (its driver may have let go of its state).
+            if (_unregistered) _state = S.Running;
+            while (_state != S.Running)
+            {
+                var next = VfioMigrationStateTable.NextState(_state, S.Running, Flags);
+                Step(_state, next);
+                _state = next;
+            }
             DisableStreams();
         }
     }

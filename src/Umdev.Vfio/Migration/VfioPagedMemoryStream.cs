@@ -170,7 +170,7 @@ public sealed class VfioPagedMemorySink : IVfioMigrationSink
                 ulong at = (ulong)_page * (ulong)_pageSize + (ulong)_pageFilled;
                 int length = (int)Math.Min((ulong)_pageSize, _memory.Size - (ulong)_page * (ulong)_pageSize);
                 n = Math.Min(length - _pageFilled, data.Length);
-                data[..n].CopyTo(_memory.Span(at, n));
+                using (var access = _memory.Access(at, n)) data[..n].CopyTo(access.Span);
                 _pageFilled += n;
                 if (_pageFilled == length) _page = -1;
             }

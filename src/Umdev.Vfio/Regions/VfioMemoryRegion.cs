@@ -5,10 +5,12 @@ namespace Umdev.Vfio;
 
 /// <summary>
 /// A region backed by memory a VMM may map (a BAR holding a framebuffer, a buffer ring): a memfd the
-/// driver reads and writes through <see cref="Span"/>, passed to clients with GET_REGION_INFO so their
+/// driver reads and writes through <see cref="Access"/>, passed to clients with GET_REGION_INFO so their
 /// accesses need no message. Accesses that do come as reads and writes are served from the same memory.
 /// Only the <see cref="SparseAreas"/> may be mapped when any are given; the rest stays emulated. The memfd is
 /// sealed against resizing (and further sealing), so nothing a client does with it can fault the driver.
+/// Nor can the unmap at unregistration fault it: it waits for the end of the driver's accesses in progress
+/// (deferred, not blocking), and later ones are refused with ENODEV.
 /// </summary>
 public sealed class VfioMemoryRegion : VfioRegion, IVfioTrackedMemory
 {
@@ -55,12 +57,40 @@ public sealed class VfioMemoryRegion : VfioRegion, IVfioTrackedMemory
         new(Index, Flags, Size, 0) { Capabilities = Capabilities, MmapHandle = _memfd };
 
     /// <summary>
-    /// The driver's view of <paramref name="length"/> bytes at <paramref name="offset"/> (valid until the
-    /// device is unregistered). A VMM may write the same bytes concurrently.
+    /// Begins the driver's access to <paramref name="length"/> bytes at <paramref name="offset"/> (EINVAL
+    /// outside the region): <see cref="VfioMemoryAccess.Span"/> is valid until the access is disposed, and
+    /// the memory stays mapped until then even if the device is unregistered meanwhile. ENODEV once the
+    /// device is unregistered, so a driver's timer or worker that outlives its device gets an error, never
+    /// a fault. Keep accesses short (a held access keeps the memory of a removed device). A VMM may write
+    /// the same bytes concurrently.
     /// </summary>
-    public Span<byte> Span(ulong offset, int length) => _mapping.Span(offset, length);
+    public VfioMemoryAccess Access(ulong offset, int length)
+    {
+        if (length < 0 || offset > Size || (ulong)length > Size - offset)
+            ThrowHelper.Throw(Errno.EINVAL, "range outside the region");
+        return new VfioMemoryAccess(Lease(), offset, length);
+    }
 
-    ReadOnlySpan<byte> IVfioTrackedMemory.GetSpan(ulong offset, int length) => Span(offset, length);
+    // The region's one way to its memory: a lease on the mapping, refused with ENODEV once released.
+    private MemoryMappingAccess Lease()
+    {
+        try
+        {
+            return _mapping.Access();
+        }
+        catch (ObjectDisposedException)
+        {
+            throw new ErrnoException(Errno.ENODEV, "region memory released (device unregistered)");
+        }
+    }
+
+    // Only a check (the span outlives the lease): the tracker's reads run in a migration session, under
+    // its lock, and the model ends every session (VfioMigration.Shutdown) before it releases the memory.
+    ReadOnlySpan<byte> IVfioTrackedMemory.GetSpan(ulong offset, int length)
+    {
+        using var access = Lease();
+        return access.Span(offset, length);
+    }
 
     /// <summary>
     /// Starts tracking which pages change, for a driver's PRE_COPY iterations: writes a VMM makes through
@@ -80,33 +110,26 @@ public sealed class VfioMemoryRegion : VfioRegion, IVfioTrackedMemory
     /// <summary>
     /// Calls <paramref name="reader"/> with the <paramref name="length"/> bytes at <paramref name="offset"/>,
     /// read-only, holding the memory mapped until it returns (see <see cref="VfioDevice.ReadPlane"/>): the
-    /// bytes are the device's own, no copy. ObjectDisposedException once released.
+    /// bytes are the device's own, no copy. ENODEV once released.
     /// </summary>
     internal void Read<TState>(ulong offset, int length, TState state, System.Buffers.ReadOnlySpanAction<byte, TState> reader)
     {
-        bool added = false;
-        _mapping.DangerousAddRef(ref added);
-        try { reader(Span(offset, length), state); }
-        finally { if (added) _mapping.DangerousRelease(); }
+        using var access = Lease();
+        reader(access.Span(offset, length), state);
     }
 
-    // A reference on the mapping for the copy, so a removal racing an access cannot unmap under it.
+    // A lease for the copy, so a removal racing an access cannot unmap under it.
     /// <inheritdoc/>
     protected internal override void Read(ulong offset, Span<byte> data)
     {
-        bool added = false;
-        _mapping.DangerousAddRef(ref added);
-        try { Span(offset, data.Length).CopyTo(data); }
-        finally { if (added) _mapping.DangerousRelease(); }
+        using var access = Lease();
+        access.Span(offset, data.Length).CopyTo(data);
     }
 
     /// <inheritdoc/>
     protected internal override void Write(ulong offset, ReadOnlySpan<byte> data)
     {
-        bool added = false;
-        _mapping.DangerousAddRef(ref added);
-        try { data.CopyTo(Span(offset, data.Length)); }
-        finally { if (added) _mapping.DangerousRelease(); }
+        using (var access = Lease()) data.CopyTo(access.Span(offset, data.Length));
         Volatile.Read(ref _tracker)?.MarkDirty(offset, (ulong)data.Length);
     }
 
