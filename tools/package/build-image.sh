@@ -69,13 +69,15 @@ umoci config --image "$layout:$version" --no-history --created "$created" --auth
   --config.label org.opencontainers.image.version="$version" \
   --config.label org.opencontainers.image.description="VFIO mediated devices in user space, served over vfio-user" \
   --manifest.annotation org.opencontainers.image.created="$created"
-# podman names a loaded OCI archive after its ref.name annotation: make it umdev:VERSION, not the bare tag.
+# podman names a loaded OCI archive after its ref.name annotation: make it umdev:VERSION, not the bare tag;
+# containerd (ctr images import) takes the full name from its own annotation, which k8s resolves umdev:VERSION to.
 python3 - "$layout" "$version" <<'PY'
 import json, sys
 path, version = sys.argv[1] + "/index.json", sys.argv[2]
 index = json.load(open(path))
 for m in index["manifests"]:
     m.setdefault("annotations", {})["org.opencontainers.image.ref.name"] = f"umdev:{version}"
+    m["annotations"]["io.containerd.image.name"] = f"docker.io/library/umdev:{version}"
 json.dump(index, open(path, "w"), separators=(",", ":"), sort_keys=True)
 PY
 umoci gc --layout "$layout"

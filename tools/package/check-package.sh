@@ -118,8 +118,8 @@ runtime = "runc"
 CONF
 export CONTAINERS_CONF=$work/containers.conf
 check "podman load $(basename "$image")" podman load -i "$image"
-size=$(podman image inspect --format '{{.Size}}' "localhost/umdev:$version" 2>/dev/null || echo 0)
+size=$(podman image inspect --format '{{.Size}}' "umdev:$version" 2>/dev/null || echo 0)
 check "the image is at most 120 MB ($((size / 1000000)) MB)" test "$size" -gt 0 -a "$size" -le 120000000
 check "podman run --rm --device /dev/fuse --cap-add SYS_ADMIN umdev:$version umdev demo" \
-  podman run --rm --device /dev/fuse --cap-add SYS_ADMIN "localhost/umdev:$version" umdev demo
+  podman run --rm --device /dev/fuse --cap-add SYS_ADMIN "umdev:$version" umdev demo
 finish
