@@ -9,6 +9,7 @@ namespace Umdev.VfioUser.Server;
 /// A device's listening socket: accepts one client at a time, serving it on its own thread. A connection
 /// while one is served waits up to <see cref="ReconnectGrace"/> for that session to end (a reconnect right
 /// after a disconnect); if it is still served, the newcomer is closed and the first is left undisturbed.
+/// Listening costs no thread: the process's few reactor threads accept for every device.
 /// </summary>
 public sealed partial class VfioUserEndpoint : IDisposable
 {
@@ -16,7 +17,7 @@ public sealed partial class VfioUserEndpoint : IDisposable
     private readonly VfioUserServerOptions _options;
     private readonly ILogger _logger;
     private readonly UnixSocket _listener;
-    private readonly Thread _acceptThread;
+    private readonly SocketWatch _watch;
     private readonly Lock _lock = new();
     private VfioUserSession? _session;
     private ManualResetEventSlim _sessionDone = new(true);
@@ -31,8 +32,16 @@ public sealed partial class VfioUserEndpoint : IDisposable
         SocketPath = socketPath;
         if (File.Exists(socketPath) || Directory.Exists(socketPath)) File.Delete(socketPath); // stale socket of an earlier run
         _listener = UnixSocket.Listen(socketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        _acceptThread = new Thread(AcceptLoop) { IsBackground = true, Name = $"vfio-user accept {device.Name}" };
-        _acceptThread.Start();
+        try
+        {
+            _listener.SetNonBlocking();
+            _watch = SocketReactor.Shared.Watch(_listener, OnConnection);
+        }
+        catch
+        {
+            _listener.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Where it listens.</summary>
@@ -46,35 +55,57 @@ public sealed partial class VfioUserEndpoint : IDisposable
 
     private static readonly TimeSpan ReconnectGrace = TimeSpan.FromSeconds(1);
 
-    private void AcceptLoop()
+    /// <summary>On a reactor thread: takes the pending connections.</summary>
+    private void OnConnection()
     {
-        while (_listener.Accept() is { } socket)
+        while (_listener.TryAccept() is { } socket)
         {
-            // A client that just disconnected may still be being released: let its session end before
-            // judging the newcomer, so a reconnect is not mistaken for a second client. One that stays
-            // connected past the grace is a second client and is refused.
-            ManualResetEventSlim ending;
-            lock (_lock) ending = _sessionDone;
-            ending.Wait(ReconnectGrace);
-            VfioUserSession? session = null;
-            lock (_lock)
-            {
-                if (_session is null && !_disposed)
-                {
-                    session = new VfioUserSession(_device, new SocketTransport(socket), _options, _logger);
-                    _session = session;
-                    _sessionDone = new ManualResetEventSlim(false);
-                }
-            }
-            if (session is null)
-            {
-                LogRefused(_device.Name);
-                socket.Dispose();
-                continue;
-            }
-            var done = _sessionDone;
-            new Thread(() => Serve(session, done)) { IsBackground = true, Name = $"vfio-user {_device.Name}" }.Start();
+            if (TryServe(socket)) continue;
+            // A client is being served: the newcomer waits out the grace on a thread of its own (the reactor
+            // must not block), and the listener waits with it, so newcomers are judged one at a time.
+            new Thread(() => Judge(socket)) { IsBackground = true, Name = $"vfio-user newcomer {_device.Name}" }.Start();
+            return;
         }
+        _watch.Rearm();
+    }
+
+    /// <summary>
+    /// A client that just disconnected may still be being released: let its session end before judging the
+    /// newcomer, so a reconnect is not mistaken for a second client. One that stays connected past the grace
+    /// is a second client and is refused.
+    /// </summary>
+    private void Judge(UnixSocket socket)
+    {
+        ManualResetEventSlim ending;
+        lock (_lock) ending = _sessionDone;
+        ending.Wait(ReconnectGrace);
+        if (!TryServe(socket))
+        {
+            LogRefused(_device.Name);
+            socket.Dispose();
+        }
+        _watch.Rearm();
+    }
+
+    /// <summary>Serves <paramref name="socket"/> on a new thread unless a client is served already (false); closes it if the endpoint is disposed.</summary>
+    private bool TryServe(UnixSocket socket)
+    {
+        VfioUserSession session;
+        ManualResetEventSlim done;
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                socket.Dispose();
+                return true;
+            }
+            if (_session is not null) return false;
+            session = new VfioUserSession(_device, new SocketTransport(socket), _options, _logger);
+            _session = session;
+            done = _sessionDone = new ManualResetEventSlim(false);
+        }
+        new Thread(() => Serve(session, done)) { IsBackground = true, Name = $"vfio-user {_device.Name}" }.Start();
+        return true;
     }
 
     private void Serve(VfioUserSession session, ManualResetEventSlim done)
@@ -118,8 +149,7 @@ public sealed partial class VfioUserEndpoint : IDisposable
             if (_disposed) return;
             _disposed = true;
         }
-        _listener.Shutdown();
-        _acceptThread.Join();
+        _watch.Dispose(); // waits for an accept in progress: none starts a session after this
         _listener.Dispose();
         ReleaseClient(TimeSpan.Zero, force: true);
         try { File.Delete(SocketPath); }
