@@ -132,6 +132,28 @@ public sealed class UnixSocket : FileDescriptorHandle
     }
 
     /// <summary>
+    /// SO_RCVTIMEO: a <see cref="Receive"/> that waits longer than <paramref name="timeout"/> for a first byte fails
+    /// with EAGAIN (an <see cref="ErrnoException"/>) instead of waiting on; <see cref="Timeout.InfiniteTimeSpan"/>
+    /// or zero waits forever. Costs nothing per receive: what lets a thread give up a connection gone quiet.
+    /// </summary>
+    public unsafe void SetReceiveTimeout(TimeSpan timeout)
+    {
+        long us = timeout <= TimeSpan.Zero ? 0 : Math.Max(1, timeout.Ticks / 10);
+        var value = new Libc.TimeVal { Seconds = us / 1_000_000, Microseconds = us % 1_000_000 };
+        bool added = false;
+        try
+        {
+            DangerousAddRef(ref added);
+            if (Libc.SetSockOpt(Fd, Libc.SOL_SOCKET, Libc.SO_RCVTIMEO, &value, (uint)sizeof(Libc.TimeVal)) != 0)
+                ThrowHelper.ThrowLastError("setsockopt SO_RCVTIMEO");
+        }
+        finally
+        {
+            if (added) DangerousRelease();
+        }
+    }
+
+    /// <summary>
     /// Accepts a pending connection of a non-blocking listener (<see cref="SetNonBlocking"/>); null when none is
     /// pending, or the listener has been shut down or closed. Out of descriptors, it backs off briefly and returns null.
     /// </summary>

@@ -14,6 +14,7 @@ public class BenchIdleTests
         Assert.Contains("the vfio-user service's", text);
         Assert.Contains("round trip,   1 client(s) connected: ratio", text);
         Assert.Contains("threads with 3 clients connected:", text);
+        Assert.Contains("once they are quiet", text);
         Assert.Contains("round trip,   3 client(s) connected: ratio", text);
     }
 }

@@ -3,6 +3,7 @@ using Umdev.Core;
 using Umdev.Devices.Mtty;
 using Umdev.Interop;
 using Umdev.VfioUser.Protocol;
+using Umdev.VfioUser.Server;
 
 namespace Umdev.VfioUser.Tests;
 
@@ -63,6 +64,57 @@ public sealed class IdleDeviceTests : IDisposable
         finally
         {
             Mtty.Unregister(core, parent);
+        }
+    }
+
+    [Fact]
+    public void Quiet_clients_give_their_threads_back_and_are_answered_when_they_talk_again()
+    {
+        const int Clients = 20;
+        var core = new MdevCore();
+        var parent = Mtty.Register(core, new MttyOptions(Ports: Clients + 2));
+        var type = parent.FindType("mtty-1")!;
+        var options = new VfioUserServiceOptions
+        {
+            Server = new VfioUserServerOptions { IdleThreadTimeout = TimeSpan.FromMilliseconds(100), VersionTimeout = TimeSpan.FromMilliseconds(500) },
+        };
+        var clients = new List<RawClient>();
+        try
+        {
+            using var service = new VfioUserService(core, _dir, NullLoggerFactory.Instance, options);
+            var first = core.Create(type, Guid.NewGuid());
+            using (var c = Connect(first)) ReadLsr(c);
+            core.Remove(first);
+
+            int before = Threads();
+            var devices = Enumerable.Range(0, Clients).Select(_ => core.Create(type, Guid.NewGuid())).ToArray();
+            foreach (var d in devices) clients.Add(Connect(d));
+            // Connected, negotiated and then silent: their threads go (a thread each would add 20).
+            Assert.True(SpinWait.SpinUntil(() => Threads() - before <= 3, TimeSpan.FromSeconds(10)), $"{Threads() - before} threads more than before");
+
+            // Each is answered when it talks again, and a quiet session still holds its device against a second client.
+            foreach (var c in clients) ReadLsr(c);
+            Assert.True(SpinWait.SpinUntil(() => Threads() - before <= 3, TimeSpan.FromSeconds(10)));
+            using (var second = new RawClient(UnixSocket.Connect(SocketOf(devices[0]))))
+                Assert.True(second.IsClosedByServer());
+            ReadLsr(clients[0]);
+
+            // A quiet connection that never sent VERSION is still closed at the deadline, and the device serves again.
+            var spare = core.Create(type, Guid.NewGuid());
+            using (var silent = new RawClient(UnixSocket.Connect(SocketOf(spare))))
+                Assert.True(silent.IsClosedByServer(5000));
+            using (var c = Connect(spare)) ReadLsr(c);
+
+            // A client that leaves while quiet frees its device for the next.
+            clients[1].Dispose();
+            using (var next = Connect(devices[1])) ReadLsr(next);
+        }
+        finally
+        {
+            // The parent going away closes the quiet connections still open: the rest see their end.
+            Mtty.Unregister(core, parent);
+            foreach (var c in clients.Skip(2)) Assert.True(c.IsClosedByServer(5000));
+            foreach (var c in clients) c.Dispose();
         }
     }
 

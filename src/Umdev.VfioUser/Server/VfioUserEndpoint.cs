@@ -9,7 +9,8 @@ namespace Umdev.VfioUser.Server;
 /// A device's listening socket: accepts one client at a time, serving it on its own thread. A connection
 /// while one is served waits up to <see cref="ReconnectGrace"/> for that session to end (a reconnect right
 /// after a disconnect); if it is still served, the newcomer is closed and the first is left undisturbed.
-/// Listening costs no thread: the process's few reactor threads accept for every device.
+/// Listening costs no thread: the process's few reactor threads accept for every device; a client silent for
+/// <see cref="VfioUserServerOptions.IdleThreadTimeout"/> gives its thread back until its next message.
 /// </summary>
 public sealed partial class VfioUserEndpoint : IDisposable
 {
@@ -100,24 +101,55 @@ public sealed partial class VfioUserEndpoint : IDisposable
                 return true;
             }
             if (_session is not null) return false;
+            try
+            {
+                socket.SetReceiveTimeout(_options.IdleThreadTimeout);
+            }
+            catch (ErrnoException)
+            {
+                socket.Dispose();
+                return true;
+            }
             session = new VfioUserSession(_device, new SocketTransport(socket), _options, _logger);
             _session = session;
             done = _sessionDone = new ManualResetEventSlim(false);
         }
-        new Thread(() => Serve(session, done)) { IsBackground = true, Name = $"vfio-user {_device.Name}" }.Start();
+        StartThread(session, socket, done);
         return true;
     }
 
-    private void Serve(VfioUserSession session, ManualResetEventSlim done)
+    private void StartThread(VfioUserSession session, UnixSocket socket, ManualResetEventSlim done) =>
+        new Thread(() => Serve(session, socket, done)) { IsBackground = true, Name = $"vfio-user {_device.Name}" }.Start();
+
+    private void Serve(VfioUserSession session, UnixSocket socket, ManualResetEventSlim done)
     {
-        try
+        while (true)
         {
-            session.Run();
-        }
-        finally
-        {
-            lock (_lock) _session = null;
-            done.Set();
+            bool ended = true;
+            try
+            {
+                ended = session.RunUntilQuiet();
+            }
+            finally
+            {
+                if (ended)
+                {
+                    lock (_lock) _session = null;
+                    done.Set();
+                }
+            }
+            if (ended) return;
+            // The client is quiet: its connection waits on the reactor and its next message, its leaving or a
+            // Close (both make it readable) gets it a thread again.
+            try
+            {
+                SocketReactor.Shared.WatchOnce(socket, () => StartThread(session, socket, done));
+                return;
+            }
+            catch (ErrnoException)
+            {
+                socket.WaitReadable(Timeout.Infinite); // the epoll refused it: this thread waits instead
+            }
         }
     }
 

@@ -30,10 +30,18 @@ internal sealed class SocketReactor
     }
 
     /// <summary>Runs <paramref name="onReadable"/> on a reactor thread once <paramref name="socket"/> is readable (a listener: a connection is pending).</summary>
-    public SocketWatch Watch(FileDescriptorHandle socket, Action onReadable)
+    public SocketWatch Watch(FileDescriptorHandle socket, Action onReadable) => Watch(socket, onReadable, once: false);
+
+    /// <summary>
+    /// Runs <paramref name="onReadable"/> on a reactor thread the next time <paramref name="socket"/> is readable
+    /// (or hung up), after it stopped watching it: a quiet connection waiting for its next message.
+    /// </summary>
+    public void WatchOnce(FileDescriptorHandle socket, Action onReadable) => Watch(socket, onReadable, once: true);
+
+    private SocketWatch Watch(FileDescriptorHandle socket, Action onReadable, bool once)
     {
         ulong id = (ulong)Interlocked.Increment(ref _nextId);
-        var watch = new SocketWatch(this, socket, id, onReadable);
+        var watch = new SocketWatch(this, socket, id, onReadable, once);
         _watches[id] = watch;
         try
         {
@@ -77,13 +85,15 @@ internal sealed class SocketWatch : IDisposable
 {
     private readonly SocketReactor _reactor;
     private readonly Action _onReadable;
+    private readonly bool _once;
     private readonly object _gate = new();
     private bool _disposed;
     private int _runningOn; // managed thread id of the handler running, 0 when none
 
-    internal SocketWatch(SocketReactor reactor, FileDescriptorHandle socket, ulong id, Action onReadable)
+    internal SocketWatch(SocketReactor reactor, FileDescriptorHandle socket, ulong id, Action onReadable, bool once)
     {
         _reactor = reactor;
+        _once = once;
         Socket = socket;
         Id = id;
         _onReadable = onReadable;
@@ -98,7 +108,10 @@ internal sealed class SocketWatch : IDisposable
         {
             if (_disposed) return;
             _runningOn = Environment.CurrentManagedThreadId;
+            _disposed = _once;
         }
+        // Gone from the epoll before the handler runs: the socket's next owner may watch it again at once.
+        if (_once) _reactor.Forget(this);
         try
         {
             _onReadable();
