@@ -66,7 +66,7 @@ public static class BenchIdleCommand
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"threads: {before.Threads} with no device, {idle.Threads} with {devices} idle devices (target ≤ 64); created in {created:N0} ms"));
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"memory per idle device: {PerDevice(idle.Rss, before.Rss, devices),6:N0} B RSS (target ≤ 4,096; anon {PerDevice(idle.RssAnon, before.RssAnon, devices):N0}, file {PerDevice(idle.RssFile, before.RssFile, devices):N0}), {PerDevice(idle.Managed, before.Managed, devices):N0} B managed heap; RSS {before.Rss / 1024:N0} → {idle.Rss / 1024:N0} KiB"));
+                $"memory per idle device: {PerDevice(idle.Rss, before.Rss, devices),6:N0} B RSS (target ≤ 4,096; anon {PerDevice(idle.RssAnon, before.RssAnon, devices):N0}, file {PerDevice(idle.RssFile, before.RssFile, devices):N0}), {PerDevice(idle.Managed, before.Managed, devices):N0} B managed heap in {PerDevice(idle.GcCommitted, before.GcCommitted, devices):N0} B committed by the GC; RSS {before.Rss / 1024:N0} → {idle.Rss / 1024:N0} KiB"));
 
             // The vfio-user service's share of the heap: stop it (the devices stay) and measure, then serve them again.
             daemon.VfioUser.Dispose();
@@ -140,7 +140,7 @@ public static class BenchIdleCommand
     private static double PerDevice(long after, long before, int devices) => (double)(after - before) / devices;
 
     /// <summary>This process's threads and memory (from /proc/self/status), after a full collection.</summary>
-    private sealed record DaemonFigures(int Threads, long Rss, long RssAnon, long RssFile, long Managed)
+    private sealed record DaemonFigures(int Threads, long Rss, long RssAnon, long RssFile, long Managed, long GcCommitted)
     {
         public static DaemonFigures Take()
         {
@@ -154,7 +154,7 @@ public static class BenchIdleCommand
                 .ToDictionary(p => p[0], p => p[1].Trim());
             static long Kib(string value) => long.Parse(value.Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
             return new DaemonFigures(int.Parse(status["Threads"], CultureInfo.InvariantCulture),
-                Kib(status["VmRSS"]), Kib(status["RssAnon"]), Kib(status["RssFile"]), managed);
+                Kib(status["VmRSS"]), Kib(status["RssAnon"]), Kib(status["RssFile"]), managed, GC.GetGCMemoryInfo().TotalCommittedBytes);
         }
     }
 }

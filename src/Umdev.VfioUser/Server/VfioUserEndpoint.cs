@@ -21,7 +21,10 @@ public sealed partial class VfioUserEndpoint : IDisposable
     private readonly SocketWatch _watch;
     private readonly Lock _lock = new();
     private VfioUserSession? _session;
-    private ManualResetEventSlim _sessionDone = new(true);
+    private ManualResetEventSlim _sessionDone = NoSession;
+
+    // Set for good and only ever waited on: one for every endpoint that has served nobody yet (memory per idle device).
+    private static readonly ManualResetEventSlim NoSession = new(true);
     private bool _disposed;
 
     /// <summary>Listens on <paramref name="socketPath"/> (mode 0600, replacing a stale socket) and serves <paramref name="device"/> to one client at a time.</summary>
