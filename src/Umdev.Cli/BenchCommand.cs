@@ -13,5 +13,6 @@ public static class BenchCommand
         BenchMbochsCommand.Create(),
         BenchDevicePluginCommand.Create(),
         BenchVirtioBlkCommand.Create(),
+        BenchIdleCommand.Create(),
     };
 }

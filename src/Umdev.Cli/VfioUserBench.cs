@@ -83,9 +83,9 @@ public static class VfioUserBench
         return results;
     }
 
-    private sealed record Sample(double MedianNs, double[] SingleNs, long Allocated, int Ops);
+    internal sealed record Sample(double MedianNs, double[] SingleNs, long Allocated, int Ops);
 
-    private static BenchFigures Combine(string mode, string path, List<Sample> rounds)
+    internal static BenchFigures Combine(string mode, string path, List<Sample> rounds)
     {
         var medians = rounds.Select(r => r.MedianNs).Order().ToArray();
         var single = rounds.SelectMany(r => r.SingleNs).Order().ToArray();
@@ -94,7 +94,7 @@ public static class VfioUserBench
     }
 
     /// <summary>The floor's peer: a thread answering every 32-byte message with 33 bytes, no protocol logic.</summary>
-    private sealed class EchoPeer : IDisposable
+    internal sealed class EchoPeer : IDisposable
     {
         private readonly UnixSocket _peer;
         private readonly Thread _thread;
@@ -139,7 +139,7 @@ public static class VfioUserBench
         }
     }
 
-    private static void Negotiate(UnixSocket socket)
+    internal static void Negotiate(UnixSocket socket)
     {
         var json = Encoding.UTF8.GetBytes("{\"capabilities\":{\"max_msg_fds\":8,\"max_data_xfer_size\":1048576}}\0");
         var m = new byte[20 + json.Length];
@@ -164,7 +164,7 @@ public static class VfioUserBench
         }
     }
 
-    private static Sample Measure(UnixSocket socket, int iterations)
+    internal static Sample Measure(UnixSocket socket, int iterations)
     {
         var request = new byte[RequestSize];
         BinaryPrimitives.WriteUInt16LittleEndian(request.AsSpan(2), 9);                 // REGION_READ

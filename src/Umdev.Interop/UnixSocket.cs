@@ -113,6 +113,83 @@ public sealed class UnixSocket : FileDescriptorHandle
     }
 
     /// <summary>
+    /// Makes a listener's accept non-blocking (O_NONBLOCK), for <see cref="TryAccept"/>: a listener watched by an
+    /// <see cref="Epoll"/> instead of a thread of its own. Connections it accepts are blocking all the same.
+    /// </summary>
+    public void SetNonBlocking()
+    {
+        bool added = false;
+        try
+        {
+            DangerousAddRef(ref added);
+            int flags = Libc.Fcntl(Fd, Libc.F_GETFL, 0);
+            if (flags < 0 || Libc.Fcntl(Fd, Libc.F_SETFL, flags | Libc.O_NONBLOCK) < 0) ThrowHelper.ThrowLastError("fcntl O_NONBLOCK");
+        }
+        finally
+        {
+            if (added) DangerousRelease();
+        }
+    }
+
+    /// <summary>
+    /// SO_RCVTIMEO: a <see cref="Receive"/> that waits longer than <paramref name="timeout"/> for a first byte fails
+    /// with EAGAIN (an <see cref="ErrnoException"/>) instead of waiting on; <see cref="Timeout.InfiniteTimeSpan"/>
+    /// or zero waits forever. Costs nothing per receive: what lets a thread give up a connection gone quiet.
+    /// </summary>
+    public unsafe void SetReceiveTimeout(TimeSpan timeout)
+    {
+        long us = timeout <= TimeSpan.Zero ? 0 : Math.Max(1, timeout.Ticks / 10);
+        var value = new Libc.TimeVal { Seconds = us / 1_000_000, Microseconds = us % 1_000_000 };
+        bool added = false;
+        try
+        {
+            DangerousAddRef(ref added);
+            if (Libc.SetSockOpt(Fd, Libc.SOL_SOCKET, Libc.SO_RCVTIMEO, &value, (uint)sizeof(Libc.TimeVal)) != 0)
+                ThrowHelper.ThrowLastError("setsockopt SO_RCVTIMEO");
+        }
+        finally
+        {
+            if (added) DangerousRelease();
+        }
+    }
+
+    /// <summary>
+    /// Accepts a pending connection of a non-blocking listener (<see cref="SetNonBlocking"/>); null when none is
+    /// pending, or the listener has been shut down or closed. Out of descriptors, it backs off briefly and returns null.
+    /// </summary>
+    public unsafe UnixSocket? TryAccept()
+    {
+        bool added = false;
+        try
+        {
+            DangerousAddRef(ref added);
+            while (true)
+            {
+                int fd = Libc.Accept4(Fd, null, null, Libc.SOCK_CLOEXEC);
+                if (fd >= 0) return new UnixSocket(fd);
+                switch (LastErrno)
+                {
+                    case Errno.EINTR or Errno.ECONNABORTED: continue;
+                    case Errno.EAGAIN or Errno.EINVAL or Errno.EBADF: return null;
+                    case Errno.EMFILE or Errno.ENFILE or Errno.ENOBUFS or Errno.ENOMEM:
+                        // The connection stays queued; a short pause keeps a caller that retries from spinning.
+                        Thread.Sleep(10);
+                        return null;
+                    default: ThrowHelper.ThrowLastError("accept4"); return null;
+                }
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            return null;
+        }
+        finally
+        {
+            if (added) DangerousRelease();
+        }
+    }
+
+    /// <summary>
     /// Sends all of <paramref name="data"/>; <paramref name="fds"/> travel with its first bytes.
     /// EPIPE/ECONNRESET when the peer has gone.
     /// </summary>

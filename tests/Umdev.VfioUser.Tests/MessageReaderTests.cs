@@ -36,4 +36,37 @@ public class MessageReaderTests
         c.Shutdown();
         Assert.Equal(VfioUserReadStatus.EndOfStream, reader.Read());
     }
+
+    /// <summary>
+    /// A socket with a receive timeout: between messages the reader reports the quiet peer (when asked to), but in
+    /// the middle of a message it waits on, so a slow sender never loses its half-sent message.
+    /// </summary>
+    [Fact]
+    public void ReportsAQuietPeerOnlyBetweenMessages()
+    {
+        var (server, client) = UnixSocket.CreatePair();
+        using var c = client;
+        server.SetReceiveTimeout(TimeSpan.FromMilliseconds(50));
+        using var reader = new VfioUserMessageReader(new SocketTransport(server), maxMessage: 4096);
+        Assert.Equal(VfioUserReadStatus.Quiet, reader.Read(quietEnds: true));
+
+        var message = RawClient.Message(7, 1, [1, 2, 3, 4]);
+        c.Send(message.AsSpan(0, 10));
+        var rest = Task.Run(() =>
+        {
+            Thread.Sleep(300); // several timeouts pass mid-message
+            c.Send(message.AsSpan(10));
+        });
+        Assert.Equal(VfioUserReadStatus.Message, reader.Read(quietEnds: true));
+        Assert.Equal(7, reader.Header.Id);
+        Assert.Equal(new byte[] { 1, 2, 3, 4 }, reader.Payload.ToArray());
+        rest.Wait();
+
+        Assert.Equal(VfioUserReadStatus.Quiet, reader.Read(quietEnds: true));
+        c.Send(RawClient.Message(8, 1, []));
+        Assert.Equal(VfioUserReadStatus.Message, reader.Read(quietEnds: true));
+        Assert.Equal(8, reader.Header.Id);
+        c.Shutdown();
+        Assert.Equal(VfioUserReadStatus.EndOfStream, reader.Read(quietEnds: true));
+    }
 }

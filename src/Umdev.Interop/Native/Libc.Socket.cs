@@ -14,6 +14,7 @@ internal static partial class Libc
     internal const int MSG_NOSIGNAL = 0x4000;
     internal const int MSG_CMSG_CLOEXEC = 0x40000000;
     internal const int SHUT_RDWR = 2;
+    internal const int SO_RCVTIMEO = 20;
     internal const int SunPathLength = 108;
 
     [StructLayout(LayoutKind.Sequential)]
@@ -70,6 +71,17 @@ internal static partial class Libc
 
     [LibraryImport("libc", EntryPoint = "recvmsg", SetLastError = true)]
     internal static unsafe partial nint RecvMsg(int fd, MsgHdr* msg, int flags);
+
+    /// <summary>struct timeval (SO_RCVTIMEO's value).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct TimeVal
+    {
+        public long Seconds;
+        public long Microseconds;
+    }
+
+    [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
+    internal static unsafe partial int SetSockOpt(int fd, int level, int name, void* value, uint length);
 
     [LibraryImport("libc", EntryPoint = "shutdown", SetLastError = true)]
     internal static partial int Shutdown(int fd, int how);

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Umdev.Interop;
 using Umdev.Vfio;
+using Umdev.VfioUser.Transport;
 
 namespace Umdev.VfioUser.Display;
 
@@ -13,7 +14,7 @@ namespace Umdev.VfioUser.Display;
 /// as one. Up to <see cref="MaxConnections"/> connections are served at once, each on its own thread with
 /// <see cref="RequestTimeoutMs"/> from its accept to ask and <see cref="SendTimeoutMs"/> to take the pixels;
 /// a newcomer beyond them closes the connection that has waited longest, so clients that stall, asking or
-/// reading, cannot keep a screenshot out.
+/// reading, cannot keep a screenshot out. Listening costs no thread: the process's reactor threads accept.
 /// </summary>
 public sealed partial class VfioDisplayEndpoint : IDisposable
 {
@@ -29,7 +30,7 @@ public sealed partial class VfioDisplayEndpoint : IDisposable
     private readonly VfioDevice _device;
     private readonly ILogger _logger;
     private readonly UnixSocket _listener;
-    private readonly Thread _thread;
+    private readonly SocketWatch _watch;
     private readonly Lock _lock = new();
     private readonly LinkedList<UnixSocket> _connections = []; // oldest first
     private readonly CountdownEvent _serving = new(1);          // 1 + connections being served
@@ -42,16 +43,25 @@ public sealed partial class VfioDisplayEndpoint : IDisposable
         SocketPath = socketPath;
         if (File.Exists(socketPath)) File.Delete(socketPath);
         _listener = UnixSocket.Listen(socketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        _thread = new Thread(AcceptLoop) { IsBackground = true, Name = $"display {device.Name}" };
-        _thread.Start();
+        try
+        {
+            _listener.SetNonBlocking();
+            _watch = SocketReactor.Shared.Watch(_listener, OnConnection);
+        }
+        catch
+        {
+            _listener.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Where it listens.</summary>
     public string SocketPath { get; }
 
-    private void AcceptLoop()
+    /// <summary>On a reactor thread: takes the pending connections, each served on a thread of its own.</summary>
+    private void OnConnection()
     {
-        while (_listener.Accept() is { } socket)
+        while (_listener.TryAccept() is { } socket)
         {
             UnixSocket? evicted = null;
             LinkedListNode<UnixSocket> node;
@@ -69,6 +79,7 @@ public sealed partial class VfioDisplayEndpoint : IDisposable
             _serving.AddCount();
             new Thread(() => Serve(node)) { IsBackground = true, Name = $"display {_device.Name} client" }.Start();
         }
+        _watch.Rearm();
     }
 
     private void Serve(LinkedListNode<UnixSocket> node)
@@ -150,8 +161,7 @@ public sealed partial class VfioDisplayEndpoint : IDisposable
     /// <summary>Stops listening, closes the connections being served and deletes the socket.</summary>
     public void Dispose()
     {
-        _listener.Shutdown();
-        _thread.Join();
+        _watch.Dispose(); // waits for an accept in progress: no connection is added after this
         _listener.Dispose();
         lock (_lock)
         {

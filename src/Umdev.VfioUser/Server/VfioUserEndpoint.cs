@@ -9,6 +9,8 @@ namespace Umdev.VfioUser.Server;
 /// A device's listening socket: accepts one client at a time, serving it on its own thread. A connection
 /// while one is served waits up to <see cref="ReconnectGrace"/> for that session to end (a reconnect right
 /// after a disconnect); if it is still served, the newcomer is closed and the first is left undisturbed.
+/// Listening costs no thread: the process's few reactor threads accept for every device; a client silent for
+/// <see cref="VfioUserServerOptions.IdleThreadTimeout"/> gives its thread back until its next message.
 /// </summary>
 public sealed partial class VfioUserEndpoint : IDisposable
 {
@@ -16,10 +18,13 @@ public sealed partial class VfioUserEndpoint : IDisposable
     private readonly VfioUserServerOptions _options;
     private readonly ILogger _logger;
     private readonly UnixSocket _listener;
-    private readonly Thread _acceptThread;
+    private readonly SocketWatch _watch;
     private readonly Lock _lock = new();
     private VfioUserSession? _session;
-    private ManualResetEventSlim _sessionDone = new(true);
+    private ManualResetEventSlim _sessionDone = NoSession;
+
+    // Set for good and only ever waited on: one for every endpoint that has served nobody yet (memory per idle device).
+    private static readonly ManualResetEventSlim NoSession = new(true);
     private bool _disposed;
 
     /// <summary>Listens on <paramref name="socketPath"/> (mode 0600, replacing a stale socket) and serves <paramref name="device"/> to one client at a time.</summary>
@@ -31,8 +36,16 @@ public sealed partial class VfioUserEndpoint : IDisposable
         SocketPath = socketPath;
         if (File.Exists(socketPath) || Directory.Exists(socketPath)) File.Delete(socketPath); // stale socket of an earlier run
         _listener = UnixSocket.Listen(socketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        _acceptThread = new Thread(AcceptLoop) { IsBackground = true, Name = $"vfio-user accept {device.Name}" };
-        _acceptThread.Start();
+        try
+        {
+            _listener.SetNonBlocking();
+            _watch = SocketReactor.Shared.Watch(_listener, OnConnection);
+        }
+        catch
+        {
+            _listener.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Where it listens.</summary>
@@ -46,47 +59,100 @@ public sealed partial class VfioUserEndpoint : IDisposable
 
     private static readonly TimeSpan ReconnectGrace = TimeSpan.FromSeconds(1);
 
-    private void AcceptLoop()
+    /// <summary>On a reactor thread: takes the pending connections.</summary>
+    private void OnConnection()
     {
-        while (_listener.Accept() is { } socket)
+        while (_listener.TryAccept() is { } socket)
         {
-            // A client that just disconnected may still be being released: let its session end before
-            // judging the newcomer, so a reconnect is not mistaken for a second client. One that stays
-            // connected past the grace is a second client and is refused.
-            ManualResetEventSlim ending;
-            lock (_lock) ending = _sessionDone;
-            ending.Wait(ReconnectGrace);
-            VfioUserSession? session = null;
-            lock (_lock)
-            {
-                if (_session is null && !_disposed)
-                {
-                    session = new VfioUserSession(_device, new SocketTransport(socket), _options, _logger);
-                    _session = session;
-                    _sessionDone = new ManualResetEventSlim(false);
-                }
-            }
-            if (session is null)
-            {
-                LogRefused(_device.Name);
-                socket.Dispose();
-                continue;
-            }
-            var done = _sessionDone;
-            new Thread(() => Serve(session, done)) { IsBackground = true, Name = $"vfio-user {_device.Name}" }.Start();
+            if (TryServe(socket)) continue;
+            // A client is being served: the newcomer waits out the grace on a thread of its own (the reactor
+            // must not block), and the listener waits with it, so newcomers are judged one at a time.
+            new Thread(() => Judge(socket)) { IsBackground = true, Name = $"vfio-user newcomer {_device.Name}" }.Start();
+            return;
         }
+        _watch.Rearm();
     }
 
-    private void Serve(VfioUserSession session, ManualResetEventSlim done)
+    /// <summary>
+    /// A client that just disconnected may still be being released: let its session end before judging the
+    /// newcomer, so a reconnect is not mistaken for a second client. One that stays connected past the grace
+    /// is a second client and is refused.
+    /// </summary>
+    private void Judge(UnixSocket socket)
     {
-        try
+        ManualResetEventSlim ending;
+        lock (_lock) ending = _sessionDone;
+        ending.Wait(ReconnectGrace);
+        if (!TryServe(socket))
         {
-            session.Run();
+            LogRefused(_device.Name);
+            socket.Dispose();
         }
-        finally
+        _watch.Rearm();
+    }
+
+    /// <summary>Serves <paramref name="socket"/> on a new thread unless a client is served already (false); closes it if the endpoint is disposed.</summary>
+    private bool TryServe(UnixSocket socket)
+    {
+        VfioUserSession session;
+        ManualResetEventSlim done;
+        lock (_lock)
         {
-            lock (_lock) _session = null;
-            done.Set();
+            if (_disposed)
+            {
+                socket.Dispose();
+                return true;
+            }
+            if (_session is not null) return false;
+            try
+            {
+                socket.SetReceiveTimeout(_options.IdleThreadTimeout);
+            }
+            catch (ErrnoException)
+            {
+                socket.Dispose();
+                return true;
+            }
+            session = new VfioUserSession(_device, new SocketTransport(socket), _options, _logger);
+            _session = session;
+            done = _sessionDone = new ManualResetEventSlim(false);
+        }
+        StartThread(session, socket, done);
+        return true;
+    }
+
+    private void StartThread(VfioUserSession session, UnixSocket socket, ManualResetEventSlim done) =>
+        new Thread(() => Serve(session, socket, done)) { IsBackground = true, Name = $"vfio-user {_device.Name}" }.Start();
+
+    private void Serve(VfioUserSession session, UnixSocket socket, ManualResetEventSlim done)
+    {
+        while (true)
+        {
+            bool ended = true;
+            try
+            {
+                ended = session.RunUntilQuiet();
+            }
+            finally
+            {
+                if (ended)
+                {
+                    lock (_lock) _session = null;
+                    done.Set();
+                }
+            }
+            if (ended) return;
+            // The client is quiet: its connection waits on the reactor and its next message, its leaving or a
+            // Close (both make it readable) gets it a thread again.
+            try
+            {
+                SocketReactor.Shared.WatchOnce(socket, () => StartThread(session, socket, done));
+                return;
+            }
+            catch (ErrnoException)
+            {
+                socket.WaitReadable(Timeout.Infinite); // the epoll refused it: this thread waits instead
+            }
         }
     }
 
@@ -118,8 +184,7 @@ public sealed partial class VfioUserEndpoint : IDisposable
             if (_disposed) return;
             _disposed = true;
         }
-        _listener.Shutdown();
-        _acceptThread.Join();
+        _watch.Dispose(); // waits for an accept in progress: none starts a session after this
         _listener.Dispose();
         ReleaseClient(TimeSpan.Zero, force: true);
         try { File.Delete(SocketPath); }

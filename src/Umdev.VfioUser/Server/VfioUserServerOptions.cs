@@ -24,6 +24,14 @@ public sealed record VfioUserServerOptions
     /// </summary>
     public TimeSpan VersionTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a connected client may be silent between messages before its thread is given back: the
+    /// connection then waits on the shared reactor and its next message gets it a thread again, so a client
+    /// that stays connected but quiet costs no thread. While it talks the thread stays and blocks in the
+    /// receive itself (the round trip stays at the socket floor). <see cref="Timeout.InfiniteTimeSpan"/>: keep it.
+    /// </summary>
+    public TimeSpan IdleThreadTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Largest message accepted: a region access of the biggest transfer.</summary>
     internal int MaxMessage => 16 + 16 + (int)MaxDataXferSize;
 }

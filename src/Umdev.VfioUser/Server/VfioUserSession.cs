@@ -50,8 +50,24 @@ public sealed partial class VfioUserSession : IDisposable
     /// <summary>Serves the connection on the calling thread until the client leaves; then releases everything.</summary>
     public void Run()
     {
+        while (!RunUntilQuiet()) _transport.WaitReadable(Timeout.Infinite);
+    }
+
+    /// <summary>
+    /// Serves the connection on the calling thread until the client leaves (true; everything is released) or,
+    /// on a transport with a receive timeout, until the client has been quiet that long between messages
+    /// (false): the caller then gives the thread up and calls this again, on any thread, once the connection is
+    /// readable. The session's state stays as it was.
+    /// </summary>
+    internal bool RunUntilQuiet()
+    {
         _thread = Thread.CurrentThread;
-        var deadline = StartVersionDeadline();
+        if (!_deadlineStarted)
+        {
+            _deadlineStarted = true;
+            _deadline = StartVersionDeadline();
+        }
+        bool quiet = false;
         try
         {
             while (!_closing)
@@ -61,7 +77,7 @@ public sealed partial class VfioUserSession : IDisposable
                     try
                     {
                         if (!Handle(VfioUserHeader.Read(d.Message), d.Message.AsSpan(VfioUserHeader.Length), d.Fds, d.FdsMisplaced))
-                            return;
+                            return true;
                     }
                     finally
                     {
@@ -69,30 +85,33 @@ public sealed partial class VfioUserSession : IDisposable
                     }
                 }
                 _reader.EndProtection();
-                var status = _reader.Read();
+                var status = _reader.Read(quietEnds: true);
                 switch (status)
                 {
+                    case VfioUserReadStatus.Quiet:
+                        quiet = true;
+                        return false;
                     case VfioUserReadStatus.EndOfStream:
-                        return;
+                        return true;
                     case VfioUserReadStatus.Truncated:
                         LogClosed("disconnected in the middle of a message");
-                        return;
+                        return true;
                     case VfioUserReadStatus.Malformed:
                         LogClosed($"message size {_reader.Header.Size} below the header size");
-                        return;
+                        return true;
                     case VfioUserReadStatus.Oversized:
                         // The body is discarded by the reader, so the stream stays in sync.
-                        if (!_reader.Header.IsReply && !_reader.Header.NoReply && !SendError(_reader.Header, Errno.E2BIG)) return;
-                        if (!Negotiated) return;
+                        if (!_reader.Header.IsReply && !_reader.Header.NoReply && !SendError(_reader.Header, Errno.E2BIG)) return true;
+                        if (!Negotiated) return true;
                         continue;
                     case VfioUserReadStatus.Implausible:
                         RefuseImplausible();
-                        return;
+                        return true;
                 }
                 var fds = _reader.TakeFds();
                 try
                 {
-                    if (!Handle(_reader.Header, _reader.Payload, fds, _reader.FdsMisplaced)) return;
+                    if (!Handle(_reader.Header, _reader.Payload, fds, _reader.FdsMisplaced)) return true;
                 }
                 finally
                 {
@@ -111,10 +130,17 @@ public sealed partial class VfioUserSession : IDisposable
         }
         finally
         {
-            deadline?.Dispose();
-            Release();
+            if (!quiet)
+            {
+                _deadline?.Dispose();
+                Release();
+            }
         }
+        return true;
     }
+
+    private Timer? _deadline;
+    private bool _deadlineStarted;
 
     /// <summary>Closes the connection if VERSION has not completed within <see cref="VfioUserServerOptions.VersionTimeout"/>.</summary>
     private Timer? StartVersionDeadline()

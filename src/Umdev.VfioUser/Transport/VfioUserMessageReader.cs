@@ -24,6 +24,11 @@ public enum VfioUserReadStatus
     /// for it and the stream cannot be resynchronised. <see cref="VfioUserMessageReader.Header"/> is valid.
     /// </summary>
     Implausible,
+    /// <summary>
+    /// Nothing arrived before the transport's receive timeout, at a message boundary with nothing buffered
+    /// (only from <see cref="VfioUserMessageReader.Read(bool)"/> with <c>quietEnds</c>): the peer is quiet.
+    /// </summary>
+    Quiet,
 }
 
 /// <summary>
@@ -94,7 +99,7 @@ public sealed class VfioUserMessageReader : IDisposable
     }
 
     /// <summary>
-    /// True when the next <see cref="Read"/> can answer from what is already buffered (a whole message, or a
+    /// True when the next <see cref="Read()"/> can answer from what is already buffered (a whole message, or a
     /// header that decides the stream's fate), i.e. without waiting for the peer.
     /// </summary>
     public bool HasBufferedMessage
@@ -111,7 +116,14 @@ public sealed class VfioUserMessageReader : IDisposable
     }
 
     /// <summary>Reads the next message, blocking as needed.</summary>
-    public VfioUserReadStatus Read()
+    public VfioUserReadStatus Read() => Read(quietEnds: false);
+
+    /// <summary>
+    /// Reads the next message, blocking as needed. With <paramref name="quietEnds"/>, a receive that times out
+    /// (EAGAIN, a socket with SO_RCVTIMEO) while nothing is buffered returns <see cref="VfioUserReadStatus.Quiet"/>;
+    /// otherwise, and in the middle of a message always, the reader waits on.
+    /// </summary>
+    public VfioUserReadStatus Read(bool quietEnds)
     {
         ReleaseCurrent();
         // Finish the previous message first: drop what it occupied.
@@ -128,7 +140,7 @@ public sealed class VfioUserMessageReader : IDisposable
                 _skip -= (ulong)drop;
                 if (_skip > 0)
                 {
-                    if (!Fill()) return VfioUserReadStatus.Truncated;
+                    if (Fill(quietEnds: false) == Filled.End) return VfioUserReadStatus.Truncated;
                     continue;
                 }
                 DropPendingBefore(_startPos);
@@ -156,24 +168,42 @@ public sealed class VfioUserMessageReader : IDisposable
                 }
                 EnsureRoom((int)header.Size);
             }
-            if (!Fill()) return available == 0 && _skip == 0 ? VfioUserReadStatus.EndOfStream : VfioUserReadStatus.Truncated;
+            var filled = Fill(quietEnds && available == 0 && _skip == 0);
+            if (filled == Filled.Quiet) return VfioUserReadStatus.Quiet;
+            if (filled == Filled.End) return available == 0 && _skip == 0 ? VfioUserReadStatus.EndOfStream : VfioUserReadStatus.Truncated;
         }
     }
 
     private int _consumeOnNext;
 
-    /// <summary>One receive into the free space; false at end of stream.</summary>
-    private bool Fill()
+    private enum Filled { Bytes, End, Quiet }
+
+    /// <summary>One receive into the free space.</summary>
+    private Filled Fill(bool quietEnds)
     {
         if (_start == _end) _start = _end = _protectEnd;
         // Also after the reset: a protected message may end exactly at the buffer's end.
         if (_end == _buffer.Length) EnsureRoom(_end - _start + 1);
         int before = _end;
-        int n = _transport.Receive(_buffer.AsSpan(_end), _incoming, out bool truncated);
+        int n;
+        bool truncated;
+        while (true)
+        {
+            try
+            {
+                n = _transport.Receive(_buffer.AsSpan(_end), _incoming, out truncated);
+                break;
+            }
+            catch (ErrnoException e) when (e.Errno == Errno.EAGAIN)
+            {
+                // The receive timeout passed with nothing: the caller may give up its thread only between messages.
+                if (quietEnds) return Filled.Quiet;
+            }
+        }
         if (n <= 0)
         {
             CloseAll(_incoming);
-            return false;
+            return Filled.End;
         }
         _end += n;
         if (_incoming.Count > 0 || truncated)
@@ -186,7 +216,7 @@ public sealed class VfioUserMessageReader : IDisposable
             if (owner >= chunkEnd) CloseAll(fds); // they came inside a body being discarded
             else _pending.Add(new PendingFds(owner, fds, truncated || owner < chunkStart));
         }
-        return true;
+        return Filled.Bytes;
     }
 
     /// <summary>Start of the last message that begins before stream position <paramref name="end"/>.</summary>
