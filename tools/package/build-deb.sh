@@ -26,14 +26,9 @@ case $flavour in
   *) echo "build-deb.sh: --flavour is aot, r2r or jit, not '$flavour'" >&2; exit 2 ;;
 esac
 
-need() { command -v "$1" >/dev/null || missing+=("$2"); }
-missing=()
-need dpkg-deb dpkg; need dpkg-shlibdeps dpkg-dev; need fakeroot fakeroot
-[ "$flavour" != aot ] || { need clang clang; need ld.lld lld; [ -e /usr/include/zlib.h ] || missing+=(zlib1g-dev); }
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "build-deb.sh: installing ${missing[*]}" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+. "$repo/tools/package/lib.sh"
+need build-deb.sh dpkg-deb:dpkg dpkg-shlibdeps:dpkg-dev strip:binutils
+[ "$flavour" != aot ] || need build-deb.sh clang:clang ld.lld:lld /usr/include/zlib.h:zlib1g-dev
 
 version=$(dotnet msbuild "$repo/src/Umdev.Cli/Umdev.Cli.csproj" -getProperty:Version -nologo)
 [[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || { echo "build-deb.sh: unexpected version '$version'" >&2; exit 1; }

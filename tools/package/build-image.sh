@@ -19,12 +19,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "build-image.sh: needs root (mmdebstrap's root mode and umoci keep file owners)" >&2; exit 1; }
-missing=()
-for t in mmdebstrap:mmdebstrap umoci:umoci; do command -v "${t%%:*}" >/dev/null || missing+=("${t#*:}"); done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "build-image.sh: installing ${missing[*]}" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+. "$repo/tools/package/lib.sh"
+need build-image.sh mmdebstrap:mmdebstrap umoci:umoci
 mkdir -p "$out"; out=$(cd "$out" && pwd)
 [ -n "$deb" ] || deb=$("$repo/tools/package/build-deb.sh" --out "$out")
 deb=$(readlink -f "$deb")

@@ -23,14 +23,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "check-package.sh: needs root (chroot, mounts, podman)" >&2; exit 1; }
-missing=()
-for t in lintian:lintian mmdebstrap:mmdebstrap umoci:umoci podman:podman runc:runc systemd-analyze:systemd; do
-  command -v "${t%%:*}" >/dev/null || missing+=("${t#*:}")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "check-package.sh: installing ${missing[*]}" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || exit 1
-fi
+. "$repo/tools/package/lib.sh"
+need check-package.sh lintian:lintian mmdebstrap:mmdebstrap umoci:umoci podman:podman runc:runc systemd-analyze:systemd || exit 1
 
 passed=0 failed=0
 ok() { echo "  [ok] $*"; passed=$((passed + 1)); }

@@ -41,25 +41,14 @@ public sealed partial class VfioDisplayEndpoint : IDisposable
         _device = device;
         _logger = logger;
         SocketPath = socketPath;
-        if (File.Exists(socketPath)) File.Delete(socketPath);
-        _listener = UnixSocket.Listen(socketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        try
-        {
-            _listener.SetNonBlocking();
-            _watch = SocketReactor.Shared.Watch(_listener, OnConnection);
-        }
-        catch
-        {
-            _listener.Dispose();
-            throw;
-        }
+        (_listener, _watch) = SocketReactor.Shared.Listen(socketPath, OnConnection);
     }
 
     /// <summary>Where it listens.</summary>
     public string SocketPath { get; }
 
     /// <summary>On a reactor thread: takes the pending connections, each served on a thread of its own.</summary>
-    private void OnConnection()
+    private void OnConnection(SocketWatch watch)
     {
         while (_listener.TryAccept() is { } socket)
         {
@@ -79,7 +68,7 @@ public sealed partial class VfioDisplayEndpoint : IDisposable
             _serving.AddCount();
             new Thread(() => Serve(node)) { IsBackground = true, Name = $"display {_device.Name} client" }.Start();
         }
-        _watch.Rearm();
+        watch.Rearm();
     }
 
     private void Serve(LinkedListNode<UnixSocket> node)

@@ -34,18 +34,7 @@ public sealed partial class VfioUserEndpoint : IDisposable
         _options = options;
         _logger = logger;
         SocketPath = socketPath;
-        if (File.Exists(socketPath) || Directory.Exists(socketPath)) File.Delete(socketPath); // stale socket of an earlier run
-        _listener = UnixSocket.Listen(socketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        try
-        {
-            _listener.SetNonBlocking();
-            _watch = SocketReactor.Shared.Watch(_listener, OnConnection);
-        }
-        catch
-        {
-            _listener.Dispose();
-            throw;
-        }
+        (_listener, _watch) = SocketReactor.Shared.Listen(socketPath, OnConnection);
     }
 
     /// <summary>Where it listens.</summary>
@@ -60,17 +49,17 @@ public sealed partial class VfioUserEndpoint : IDisposable
     private static readonly TimeSpan ReconnectGrace = TimeSpan.FromSeconds(1);
 
     /// <summary>On a reactor thread: takes the pending connections.</summary>
-    private void OnConnection()
+    private void OnConnection(SocketWatch watch)
     {
         while (_listener.TryAccept() is { } socket)
         {
             if (TryServe(socket)) continue;
             // A client is being served: the newcomer waits out the grace on a thread of its own (the reactor
             // must not block), and the listener waits with it, so newcomers are judged one at a time.
-            new Thread(() => Judge(socket)) { IsBackground = true, Name = $"vfio-user newcomer {_device.Name}" }.Start();
+            new Thread(() => Judge(socket, watch)) { IsBackground = true, Name = $"vfio-user newcomer {_device.Name}" }.Start();
             return;
         }
-        _watch.Rearm();
+        watch.Rearm();
     }
 
     /// <summary>
@@ -78,7 +67,7 @@ public sealed partial class VfioUserEndpoint : IDisposable
     /// newcomer, so a reconnect is not mistaken for a second client. One that stays connected past the grace
     /// is a second client and is refused.
     /// </summary>
-    private void Judge(UnixSocket socket)
+    private void Judge(UnixSocket socket, SocketWatch watch)
     {
         ManualResetEventSlim ending;
         lock (_lock) ending = _sessionDone;
@@ -88,7 +77,7 @@ public sealed partial class VfioUserEndpoint : IDisposable
             LogRefused(_device.Name);
             socket.Dispose();
         }
-        _watch.Rearm();
+        watch.Rearm();
     }
 
     /// <summary>Serves <paramref name="socket"/> on a new thread unless a client is served already (false); closes it if the endpoint is disposed.</summary>

@@ -29,16 +29,35 @@ internal sealed class SocketReactor
             new Thread(Run) { IsBackground = true, Name = $"umdev reactor {i}" }.Start();
     }
 
-    /// <summary>Runs <paramref name="onReadable"/> on a reactor thread once <paramref name="socket"/> is readable (a listener: a connection is pending).</summary>
-    public SocketWatch Watch(FileDescriptorHandle socket, Action onReadable) => Watch(socket, onReadable, once: false);
+    /// <summary>
+    /// Listens on <paramref name="socketPath"/> (mode 0600, replacing a stale socket of an earlier run) and runs
+    /// <paramref name="onConnection"/> on a reactor thread whenever a connection is pending. The handler is
+    /// given its watch to rearm: a client that connects the moment the socket appears may be handled before
+    /// this returns.
+    /// </summary>
+    public (UnixSocket Listener, SocketWatch Watch) Listen(string socketPath, Action<SocketWatch> onConnection)
+    {
+        if (File.Exists(socketPath) || Directory.Exists(socketPath)) File.Delete(socketPath);
+        var listener = UnixSocket.Listen(socketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        try
+        {
+            listener.SetNonBlocking();
+            return (listener, Watch(listener, onConnection, once: false));
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>
     /// Runs <paramref name="onReadable"/> on a reactor thread the next time <paramref name="socket"/> is readable
     /// (or hung up), after it stopped watching it: a quiet connection waiting for its next message.
     /// </summary>
-    public void WatchOnce(FileDescriptorHandle socket, Action onReadable) => Watch(socket, onReadable, once: true);
+    public void WatchOnce(FileDescriptorHandle socket, Action onReadable) => Watch(socket, _ => onReadable(), once: true);
 
-    private SocketWatch Watch(FileDescriptorHandle socket, Action onReadable, bool once)
+    private SocketWatch Watch(FileDescriptorHandle socket, Action<SocketWatch> onReadable, bool once)
     {
         ulong id = (ulong)Interlocked.Increment(ref _nextId);
         var watch = new SocketWatch(this, socket, id, onReadable, once);
@@ -84,13 +103,13 @@ internal sealed class SocketReactor
 internal sealed class SocketWatch : IDisposable
 {
     private readonly SocketReactor _reactor;
-    private readonly Action _onReadable;
+    private readonly Action<SocketWatch> _onReadable;
     private readonly bool _once;
     private readonly object _gate = new();
     private bool _disposed;
     private int _runningOn; // managed thread id of the handler running, 0 when none
 
-    internal SocketWatch(SocketReactor reactor, FileDescriptorHandle socket, ulong id, Action onReadable, bool once)
+    internal SocketWatch(SocketReactor reactor, FileDescriptorHandle socket, ulong id, Action<SocketWatch> onReadable, bool once)
     {
         _reactor = reactor;
         _once = once;
@@ -114,7 +133,7 @@ internal sealed class SocketWatch : IDisposable
         if (_once) _reactor.Forget(this);
         try
         {
-            _onReadable();
+            _onReadable(this);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
