@@ -55,7 +55,7 @@ internal sealed partial class MbochsDevice : IVfioMigrationDriver
         {
             for (int i = 0; i < Dispi.Count; i++) BinaryPrimitives.WriteUInt16LittleEndian(registers[(2 * i)..], _vbe[i]);
             registers.Slice(Dispi.Count * 2, 2).Clear();
-            _config.Read(0, registers.Slice(F.DispiSize, MbochsConfigSpace.Size));
+            _config.CopyTo(registers.Slice(F.DispiSize, MbochsConfigSpace.Size));
             _edid.Save(registers.Slice(F.DispiSize + MbochsConfigSpace.Size, MbochsEdid.StateSize));
         }
     }
@@ -67,7 +67,7 @@ internal sealed partial class MbochsDevice : IVfioMigrationDriver
         lock (_lock)
         {
             for (int i = 0; i < Dispi.Count; i++) _vbe[i] = BinaryPrimitives.ReadUInt16LittleEndian(registers[(2 * i)..]);
-            _config.Store(0, registers.Slice(F.DispiSize, MbochsConfigSpace.Size));
+            _config.Restore(registers.Slice(F.DispiSize, MbochsConfigSpace.Size));
             _edid.Load(edid);
         }
     }
