@@ -25,20 +25,16 @@ public sealed class GpioDevice : IVfioDeviceOps
         .Build();
 
     private readonly Lock _lock = new();
-    private readonly PciConfigSpace _config = Config.CreateSpace();
-    private readonly VfioInterrupts _irqs = new(VfioInterruptSpec.IntxAndMsi);
+    private readonly VfioPciConfigRegion _config = new(Config);
+    private readonly VfioInterrupts _irqs;
     private readonly uint[] _regs = new uint[BarSize / 4]; // little-endian host, as the guest sees them
     private uint _external;
 
-    public GpioDevice() => Layout = new VfioDeviceLayout
+    public GpioDevice()
     {
-        Regions =
-        [
-            new VfioEmulatedRegion(VfioPci.Bar0RegionIndex, BarSize, ReadBar, WriteBar),
-            new VfioEmulatedRegion(VfioPci.ConfigRegionIndex, PciConfigSpace.ConventionalSize, ReadConfig, WriteConfig),
-        ],
-        Interrupts = _irqs,
-    };
+        Layout = new VfioDeviceLayout { Regions = [new VfioEmulatedRegion(VfioPci.Bar0RegionIndex, BarSize, ReadBar, WriteBar), _config] };
+        _irqs = Layout.Interrupts; // INTx, MSI and REQ, from the config space
+    }
 
     public string Name => "umdev-gpio";
 
@@ -85,16 +81,6 @@ public sealed class GpioDevice : IVfioDeviceOps
             }
             Update();
         }
-    }
-
-    private void ReadConfig(ulong offset, Span<byte> data)
-    {
-        lock (_lock) _config.Read((int)offset, data);
-    }
-
-    private void WriteConfig(ulong offset, ReadOnlySpan<byte> data)
-    {
-        lock (_lock) _config.Write((int)offset, data);
     }
 
     /// <summary>Recomputes DATA_IN (outputs read back what they drive) and the interrupt; under the lock.</summary>

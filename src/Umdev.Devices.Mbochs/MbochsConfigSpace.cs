@@ -20,7 +20,7 @@ internal static class MbochsConfigSpace
     private static readonly Dictionary<MbochsType, PciConfigLayout> Layouts =
         MbochsType.All.ToDictionary(t => t, t => Describe(t.MemorySize));
 
-    public static PciConfigSpace Create(MbochsType type) => Layouts[type].CreateSpace();
+    public static PciConfigLayout Of(MbochsType type) => Layouts[type];
 
     private static PciConfigLayout Describe(ulong memorySize) =>
         new PciConfigSpaceBuilder(Size)

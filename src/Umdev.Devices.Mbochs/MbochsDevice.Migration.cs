@@ -27,22 +27,8 @@ internal sealed partial class MbochsDevice : IVfioMigrationDriver
     public IVfioMigrationSink StartResuming(in VfioMigrationArc arc) =>
         new VfioPagedMemorySink(_vram, F.HeaderSize, CheckHeader, F.RegistersSize, LoadRegisters, F.PageSize);
 
-    public void Step(in VfioMigrationArc arc)
-    {
-        switch (arc.From, arc.To)
-        {
-            case (S.PreCopyP2P, S.StopCopy):
-                ((VfioPagedMemorySource)arc.Source!).EnterStopCopy();
-                break;
-            case (S.Running, S.RunningP2P) or (S.RunningP2P, S.Running) or (S.RunningP2P, S.Stop) or (S.Stop, S.RunningP2P)
-                or (S.PreCopy, S.PreCopyP2P) or (S.PreCopyP2P, S.PreCopy)
-                or (S.PreCopy, S.Running) or (S.PreCopyP2P, S.RunningP2P) or (S.StopCopy, S.Stop):
-                break; // no DMA to quiesce; the model ends sessions (and so stops the tracking)
-            default:
-                ThrowHelper.Throw(Errno.EINVAL, $"mbochs has no arc {arc.From} -> {arc.To}");
-                break;
-        }
-    }
+    /// <summary>The registers follow the pages; no other arc needs work (no DMA to quiesce; ending a session stops the tracking).</summary>
+    void IVfioMigrationDriver.EnterStopCopy(in VfioMigrationArc arc) => ((VfioPagedMemorySource)arc.Source!).EnterStopCopy();
 
     private void CheckHeader(ReadOnlySpan<byte> header)
     {
@@ -55,7 +41,7 @@ internal sealed partial class MbochsDevice : IVfioMigrationDriver
         {
             for (int i = 0; i < Dispi.Count; i++) BinaryPrimitives.WriteUInt16LittleEndian(registers[(2 * i)..], _vbe[i]);
             registers.Slice(Dispi.Count * 2, 2).Clear();
-            _config.Read(0, registers.Slice(F.DispiSize, MbochsConfigSpace.Size));
+            _config.CopyTo(registers.Slice(F.DispiSize, MbochsConfigSpace.Size));
             _edid.Save(registers.Slice(F.DispiSize + MbochsConfigSpace.Size, MbochsEdid.StateSize));
         }
     }
@@ -67,7 +53,7 @@ internal sealed partial class MbochsDevice : IVfioMigrationDriver
         lock (_lock)
         {
             for (int i = 0; i < Dispi.Count; i++) _vbe[i] = BinaryPrimitives.ReadUInt16LittleEndian(registers[(2 * i)..]);
-            _config.Store(0, registers.Slice(F.DispiSize, MbochsConfigSpace.Size));
+            _config.Restore(registers.Slice(F.DispiSize, MbochsConfigSpace.Size));
             _edid.Load(edid);
         }
     }

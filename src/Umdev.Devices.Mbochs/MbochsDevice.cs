@@ -21,7 +21,7 @@ internal sealed partial class MbochsDevice : IVfioDeviceOps, IVfioDisplay
     private const int EdidWindowEnd = 0x400;
 
     private readonly Lock _lock = new();
-    private readonly PciConfigSpace _config;
+    private readonly VfioPciConfigRegion _config;
     private readonly ushort[] _vbe = new ushort[Dispi.Count];
     private readonly MbochsEdid _edid;
     private readonly VfioMemoryRegion _vram;
@@ -29,7 +29,7 @@ internal sealed partial class MbochsDevice : IVfioDeviceOps, IVfioDisplay
     public MbochsDevice(MbochsType type)
     {
         Type = type;
-        _config = MbochsConfigSpace.Create(type);
+        _config = new VfioPciConfigRegion(MbochsConfigSpace.Of(type));
         _edid = new MbochsEdid(type.MaxXres, type.MaxYres);
         // Fix (mbochs.md §1.6, mdev_access): the sample's read/write of BAR0 subtracts the MMIO BAR's
         // offset instead of the memory BAR's, so it lands two pages away from what mmap shows and can
@@ -41,8 +41,8 @@ internal sealed partial class MbochsDevice : IVfioDeviceOps, IVfioDisplay
         {
             NumRegions = NumRegions,
             Regions = DeclareRegions(),
-            Interrupts = new VfioInterrupts(VfioInterruptSpec.None),
-            UndeclaredIrqsHaveCountZero = true, // the sample reports count 0 for each of the 5 indexes
+            // The sample reports count 0 for each of the 5 indexes (REQ, which the model adds, has 1).
+            Compatibility = VfioCompatibility.UndeclaredIrqsCountZero,
         };
     }
 
@@ -62,7 +62,7 @@ internal sealed partial class MbochsDevice : IVfioDeviceOps, IVfioDisplay
             {
                 VfioPci.Bar0RegionIndex => _vram,
                 2 => new MmioRegion(this),
-                VfioPci.ConfigRegionIndex => new ConfigRegion(this),
+                VfioPci.ConfigRegionIndex => _config,
                 EdidRegionIndex => new EdidRegion(this) { Capabilities = [new VfioRegionTypeCapability(RegionTypeGfx, SubtypeGfxEdid)] },
                 _ => VfioRegion.Empty(index),
             };
@@ -77,19 +77,6 @@ internal sealed partial class MbochsDevice : IVfioDeviceOps, IVfioDisplay
         protected override void Read(ulong offset, Span<byte> data) => device.ReadMmio(offset, data);
 
         protected override void Write(ulong offset, ReadOnlySpan<byte> data) => device.WriteMmio(offset, data);
-    }
-
-    private sealed class ConfigRegion(MbochsDevice device) : VfioRegion(VfioPci.ConfigRegionIndex, MbochsConfigSpace.Size, ReadWrite)
-    {
-        protected override void Read(ulong offset, Span<byte> data)
-        {
-            lock (device._lock) device._config.Read((int)offset, data);
-        }
-
-        protected override void Write(ulong offset, ReadOnlySpan<byte> data)
-        {
-            lock (device._lock) device._config.Write((int)offset, data);
-        }
     }
 
     private sealed class EdidRegion(MbochsDevice device) : VfioRegion(EdidRegionIndex, MbochsEdid.RegionSize, ReadWrite)

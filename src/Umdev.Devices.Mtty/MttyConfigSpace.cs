@@ -7,10 +7,9 @@ namespace Umdev.Devices.Mtty;
 /// <summary>
 /// The card's PCI configuration space (mtty.md §6): a WCH CH352 serial controller with one I/O BAR
 /// per port. Everything but the interrupt line and the BARs is read-only, and the BARs keep the
-/// sample's own write handling (<see cref="WriteBar"/>). Not thread-safe: the device lock serialises
-/// every access.
+/// sample's own write handling (<see cref="WriteBar"/>). The model serialises accesses.
 /// </summary>
-internal sealed class MttyConfigSpace
+internal static class MttyConfigSpace
 {
     // Fix (mtty.md §13 note 11): the sample allocates and reports 255 bytes; with a size other than
     // 256 QEMU keeps the device flagged as PCI Express and reads past the region's end.
@@ -22,9 +21,7 @@ internal sealed class MttyConfigSpace
     // One layout per card kind, shared by every device: each device owns only its 256 bytes.
     private static readonly PciConfigLayout OnePort = Describe(1), TwoPorts = Describe(2);
 
-    private readonly PciConfigSpace _space;
-
-    public MttyConfigSpace(int numPorts) => _space = (numPorts == 2 ? TwoPorts : OnePort).CreateSpace();
+    public static PciConfigLayout Of(int numPorts) => numPorts == 2 ? TwoPorts : OnePort;
 
     private static PciConfigLayout Describe(int numPorts)
     {
@@ -42,20 +39,6 @@ internal sealed class MttyConfigSpace
         // A one-port card has no BAR1: it reads 0 whatever is written. BAR2-5 likewise.
         if (numPorts == 2) b.IoBar(1, BarSize).Hook(PciHeader.BarOffset(1), 4, WriteBar);
         return b.Build();
-    }
-
-    /// <summary>Copies bytes of the image; EINVAL if the range leaves it.</summary>
-    public void Read(int offset, Span<byte> destination) => _space.Read(offset, destination);
-
-    /// <summary>
-    /// A write, split into the pieces the sample handles one at a time (4, 2 or 1 aligned bytes);
-    /// of each piece only the register starting exactly at its offset is considered, as in the
-    /// sample. Writes to read-only bytes are ignored.
-    /// </summary>
-    public void Write(int offset, ReadOnlySpan<byte> data)
-    {
-        foreach (var (at, piece, size) in new VfioAccessPieces((ulong)offset, data.Length))
-            _space.Write((int)piece, data.Slice(at, size));
     }
 
     /// <summary>The sample's BAR write, which no bit rule expresses: it keeps address bits 2:1 and sizes only on exactly 0xFFFFFFFF.</summary>

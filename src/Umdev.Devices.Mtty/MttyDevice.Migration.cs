@@ -30,23 +30,8 @@ internal sealed partial class MttyDevice : IVfioMigrationDriver
 
     public IVfioMigrationSink StartResuming(in VfioMigrationArc arc) => new ResumeSink(this);
 
-    public void Step(in VfioMigrationArc arc)
-    {
-        switch (arc.From, arc.To)
-        {
-            case (S.Running, S.RunningP2P) or (S.RunningP2P, S.Running) or (S.RunningP2P, S.Stop) or (S.Stop, S.RunningP2P)
-                or (S.PreCopy, S.PreCopyP2P) or (S.PreCopyP2P, S.PreCopy):
-                break; // mtty does no DMA and needs no explicit start/stop
-            case (S.PreCopyP2P, S.StopCopy):
-                AppendPorts((VfioMigrationBufferSource)arc.Source!);
-                break;
-            case (S.PreCopy, S.Running) or (S.PreCopyP2P, S.RunningP2P) or (S.StopCopy, S.Stop):
-                break; // the model ends the session
-            default:
-                ThrowHelper.Throw(Errno.EINVAL, $"mtty has no arc {arc.From} -> {arc.To}");
-                break;
-        }
-    }
+    /// <summary>PRE_COPY_P2P → STOP_COPY: the ports follow the header already offered. No other arc needs work: mtty does no DMA.</summary>
+    void IVfioMigrationDriver.EnterStopCopy(in VfioMigrationArc arc) => AppendPorts((VfioMigrationBufferSource)arc.Source!);
 
     private void AppendPorts(VfioMigrationBufferSource source)
     {

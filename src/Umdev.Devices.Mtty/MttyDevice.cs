@@ -10,24 +10,27 @@ namespace Umdev.Devices.Mtty;
 internal sealed partial class MttyDevice : IVfioDeviceOps
 {
     private readonly Lock _lock = new();
-    private readonly MttyConfigSpace _config;
     private readonly MttyUartPort[] _ports;
     private readonly VfioInterrupts _irqs;
 
     public MttyDevice(int numPorts, VfioIntxUnmask intxUnmask = VfioIntxUnmask.Pending)
     {
-        _irqs = new VfioInterrupts(VfioInterruptSpec.IntxAndMsi) { IntxUnmask = intxUnmask };
+        // The sample reports MSI with no MSI capability in config space (mtty.md §13 note 15).
+        _irqs = new VfioInterrupts(VfioInterruptSpec.From(MttyConfigSpace.Of(numPorts), Compatibility)) { IntxUnmask = intxUnmask };
         NumPorts = numPorts;
-        _config = new MttyConfigSpace(numPorts);
         _ports = new MttyUartPort[numPorts];
         for (int i = 0; i < numPorts; i++) _ports[i] = new MttyUartPort();
         Layout = new VfioDeviceLayout
         {
             Regions = DeclareRegions(),
             Interrupts = _irqs,
-            IrqsNeedDeviceInfo = true, // the sample caches num_irqs from GET_INFO
+            Compatibility = Compatibility,
         };
     }
+
+    /// <summary>The sample's answers: IRQ queries need GET_INFO first (it caches num_irqs), SET_IRQS without an action succeeds, MSI without its capability.</summary>
+    private const VfioCompatibility Compatibility =
+        VfioCompatibility.IrqInfoNeedsDeviceInfo | VfioCompatibility.SetIrqsWithoutAction | VfioCompatibility.MsiWithoutCapability;
 
     public int NumPorts { get; }
 
@@ -52,7 +55,7 @@ internal sealed partial class MttyDevice : IVfioDeviceOps
             if (index < NumPorts)
                 regions[index] = new PortRegion(index, this, _ports[index]);
             else if (index == VfioPci.ConfigRegionIndex)
-                regions[index] = new ConfigRegion(this);
+                regions[index] = new VfioPciConfigRegion(MttyConfigSpace.Of(NumPorts));
             else
                 regions[index] = VfioRegion.Empty(index, rw);
         }
@@ -66,25 +69,6 @@ internal sealed partial class MttyDevice : IVfioDeviceOps
         protected override void Read(ulong offset, Span<byte> data) => card.ReadPort(port, offset, data);
 
         protected override void Write(ulong offset, ReadOnlySpan<byte> data) => card.WritePort(port, offset, data);
-    }
-
-    private sealed class ConfigRegion(MttyDevice card)
-        : VfioRegion(VfioPci.ConfigRegionIndex, MttyConfigSpace.Size, VfioRegionFlags.Read | VfioRegionFlags.Write)
-    {
-        protected override void Read(ulong offset, Span<byte> data) => card.ReadConfig(offset, data);
-
-        protected override void Write(ulong offset, ReadOnlySpan<byte> data) => card.WriteConfig(offset, data);
-    }
-
-    /// <summary>Config reads copy every byte; writes are split as the sample splits them (in <see cref="MttyConfigSpace"/>).</summary>
-    private void ReadConfig(ulong offset, Span<byte> data)
-    {
-        lock (_lock) _config.Read((int)offset, data);
-    }
-
-    private void WriteConfig(ulong offset, ReadOnlySpan<byte> data)
-    {
-        lock (_lock) _config.Write((int)offset, data);
     }
 
     /// <summary>

@@ -10,16 +10,17 @@ public sealed partial class VfioDevice
     private volatile bool _unregistered;
     private uint _cachedNumIrqs;
 
-    private static VfioRegion?[] IndexRegions(VfioDeviceLayout layout)
+    /// <summary>The declared regions and the ones the model <paramref name="derived"/>, by index.</summary>
+    private static VfioRegion?[] IndexRegions(VfioDeviceLayout layout, List<VfioRegion> derived)
     {
         // A driver that declares its regions as an array in index order (mtty) shares it: one array less
         // per device, which counts at thousands of devices.
-        if (layout.Regions is VfioRegion[] { Length: > 0 } declared && declared.Length >= layout.NumRegions && InIndexOrder(declared))
+        if (derived.Count == 0 && layout.Regions is VfioRegion[] { Length: > 0 } declared && declared.Length >= layout.NumRegions && InIndexOrder(declared))
             return declared;
         uint count = layout.NumRegions;
         foreach (var r in layout.Regions) count = Math.Max(count, r.Index + 1);
         var byIndex = new VfioRegion?[count];
-        foreach (var r in layout.Regions)
+        foreach (var r in layout.Regions.Concat(derived))
         {
             if (byIndex[r.Index] is not null) throw new ArgumentException($"region {r.Index} declared twice", nameof(layout));
             byIndex[r.Index] = r;
@@ -55,14 +56,14 @@ public sealed partial class VfioDevice
     public VfioIrqInfo GetIrqInfo(uint index, uint argsz)
     {
         if (argsz < VfioIrqInfo.MinArgsz || index >= NumIrqs) ThrowHelper.Throw(Errno.EINVAL, $"no IRQ info for index {index}");
-        if (Layout.UndeclaredIrqsHaveCountZero && !Interrupts.Declares(index)) return new VfioIrqInfo(index, VfioIrqInfoFlags.None, 0);
+        if (Layout.Has(VfioCompatibility.UndeclaredIrqsCountZero) && !Interrupts.Declares(index)) return new VfioIrqInfo(index, VfioIrqInfoFlags.None, 0);
         return Interrupts.GetInfo(index);
     }
 
     /// <summary>VFIO_DEVICE_SET_IRQS.</summary>
-    public void SetIrqs(in VfioIrqSet set) => Interrupts.SetIrqs(set, NumIrqs);
+    public void SetIrqs(in VfioIrqSet set) => Interrupts.SetIrqs(set, NumIrqs, Layout.Has(VfioCompatibility.SetIrqsWithoutAction));
 
-    private uint NumIrqs => Layout.IrqsNeedDeviceInfo ? Volatile.Read(ref _cachedNumIrqs) : VfioPci.NumIrqs;
+    private uint NumIrqs => Layout.Has(VfioCompatibility.IrqInfoNeedsDeviceInfo) ? Volatile.Read(ref _cachedNumIrqs) : VfioPci.NumIrqs;
 
     /// <summary>read() of the device file at <paramref name="offset"/> (region index &lt;&lt; 40 | in-region offset).</summary>
     public int Read(Span<byte> buffer, ulong offset)

@@ -24,8 +24,9 @@ public sealed partial class VfioDevice
         Name = name;
         Ops = ops;
         Layout = ops.Layout;
+        var derived = CheckDeclaration(Layout);
         Interrupts = Layout.Interrupts;
-        _regions = IndexRegions(Layout);
+        _regions = IndexRegions(Layout, derived);
         if (ops is IVfioMigrationDriver migrationDriver)
         {
             DirtyLog = new VfioDmaDirtyLog();

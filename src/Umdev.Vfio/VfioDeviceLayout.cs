@@ -1,30 +1,54 @@
 namespace Umdev.Vfio;
 
-/// <summary>What a driver declares of a device: its regions and interrupts.</summary>
+/// <summary>
+/// What a driver declares of a device: its regions and, unless they follow from its PCI config space,
+/// its interrupts.
+/// </summary>
 public sealed record VfioDeviceLayout
 {
+    private VfioInterrupts? _interrupts;
+
     /// <summary>GET_INFO flags (PCI by default).</summary>
     public VfioDeviceFlags Flags { get; init; } = VfioDeviceFlags.Pci;
 
     /// <summary>Regions GET_INFO reports (a PCI device: 9); an index below it not declared in <see cref="Regions"/> is empty.</summary>
     public uint NumRegions { get; init; } = VfioPci.NumRegions;
 
-    /// <summary>The declared regions, at most one per index.</summary>
+    /// <summary>
+    /// The declared regions, at most one per index. A PCI device declares its config space as a
+    /// <see cref="VfioPciConfigRegion"/>; the model derives the interrupts from it and checks the BAR
+    /// regions against its BARs when the device is registered.
+    /// </summary>
     public IReadOnlyList<VfioRegion> Regions { get; init; } = [];
 
-    /// <summary>The device's interrupts; the driver keeps the same object to raise them.</summary>
-    public VfioInterrupts Interrupts { get; init; } = new(VfioInterruptSpec.None);
-
     /// <summary>
-    /// Keeps the mdev samples' behaviour of answering IRQ queries from the count cached by the last
-    /// GET_INFO: before the first GET_INFO every GET_IRQ_INFO and SET_IRQS fails with EINVAL.
+    /// The device's interrupts; the driver keeps the same object to raise them. Unless given, derived
+    /// from the config region (<see cref="VfioInterruptSpec.From"/>), or REQ alone without one. Given,
+    /// they must agree with the config region (checked when the device is registered).
     /// </summary>
-    public bool IrqsNeedDeviceInfo { get; init; }
+    public VfioInterrupts Interrupts
+    {
+        get => _interrupts ?? LazyInitializer.EnsureInitialized(ref _interrupts, () => new VfioInterrupts(DerivedInterrupts));
+        init => _interrupts = value;
+    }
 
-    /// <summary>
-    /// GET_IRQ_INFO of an index below <see cref="VfioPci.NumIrqs"/> that <see cref="Interrupts"/> does not
-    /// declare reports count 0 and no flags (mbochs, whose every index has count 0) instead of EINVAL (mtty).
-    /// SET_IRQS on it still fails with ENOTTY.
-    /// </summary>
-    public bool UndeclaredIrqsHaveCountZero { get; init; }
+    /// <summary>The samples' behaviours this device keeps (none by default).</summary>
+    public VfioCompatibility Compatibility { get; init; }
+
+    /// <summary>The config region among <see cref="Regions"/>, if the device declares one.</summary>
+    internal VfioPciConfigRegion? ConfigRegion
+    {
+        get
+        {
+            foreach (var region in Regions)
+                if (region is VfioPciConfigRegion config) return config;
+            return null;
+        }
+    }
+
+    /// <summary>What the config region declares, or REQ alone.</summary>
+    internal VfioInterruptSpec DerivedInterrupts =>
+        ConfigRegion is { } config ? VfioInterruptSpec.From(config.Layout, Compatibility) : new VfioInterruptSpec();
+
+    internal bool Has(VfioCompatibility option) => (Compatibility & option) != 0;
 }

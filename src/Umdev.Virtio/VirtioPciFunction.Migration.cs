@@ -50,24 +50,11 @@ public abstract partial class VirtioPciFunction : IVfioMigrationDriver
     /// <inheritdoc/>
     public IVfioMigrationSink StartResuming(in VfioMigrationArc arc) => new ResumeSink(this);
 
-    /// <inheritdoc/>
-    public void Step(in VfioMigrationArc arc)
-    {
-        switch (arc.From, arc.To)
-        {
-            case (S.Running, S.Stop):
-                Freeze();
-                break;
-            case (S.Stop, S.Running):
-                Thaw();
-                break;
-            case (S.StopCopy, S.Stop):
-                break; // the model ends the saving session
-            default:
-                ThrowHelper.Throw(Errno.EINVAL, $"virtio has no arc {arc.From} -> {arc.To}");
-                break;
-        }
-    }
+    /// <summary>RUNNING → STOP: the queues drain and take no more requests.</summary>
+    void IVfioMigrationDriver.Quiesce(in VfioMigrationArc arc) => Freeze();
+
+    /// <summary>STOP → RUNNING.</summary>
+    void IVfioMigrationDriver.Resume(in VfioMigrationArc arc) => Thaw();
 
     private void Save(Span<byte> s)
     {

@@ -21,7 +21,6 @@ public abstract partial class VirtioPciFunction : IVfioDeviceOps
 
     private readonly Lock _lock = new();
     private readonly Lock _isrLock = new();
-    private readonly PciConfigSpace _config;
     private readonly SplitVirtqueue[] _queues;
     private readonly VirtqueueWorker?[] _workers;
     private readonly int _deviceConfigLength;
@@ -45,24 +44,20 @@ public abstract partial class VirtioPciFunction : IVfioDeviceOps
         ArgumentOutOfRangeException.ThrowIfLessThan(queueCount, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(deviceConfigLength, VirtioPciLayout.DeviceLength);
         Name = name;
-        _config = config.CreateSpace();
-        _pciCfg = VirtioPciLayout.FindPciCfg(_config);
+        _pciCfg = VirtioPciLayout.FindPciCfg(config.CreateSpace());
         _deviceConfigLength = deviceConfigLength;
         _queues = new SplitVirtqueue[queueCount];
         for (int i = 0; i < queueCount; i++) _queues[i] = new SplitVirtqueue(i, queueSize);
         _workers = new VirtqueueWorker?[queueCount];
-        Interrupts = new VfioInterrupts(new VfioInterruptSpec(Intx: true, MsiVectors: 0, MsixVectors: (uint)queueCount + 1));
         Layout = new VfioDeviceLayout
         {
             Regions =
             [
-                new VfioEmulatedRegion(VfioPci.ConfigRegionIndex, (ulong)_config.Size, ReadConfig, WriteConfig),
-                // QEMU serves the MSI-X table and PBA itself; what reaches the device is ignored.
-                new VfioEmulatedRegion(VirtioPciLayout.MsiXBar, VirtioPciLayout.MsiXBarSize, (_, data) => data.Clear(), (_, _) => { }),
+                new ConfigRegion(this, config), // BAR1, which holds only the MSI-X table and PBA, the model serves
                 new VfioEmulatedRegion(VirtioPciLayout.StructuresBar, VirtioPciLayout.StructuresBarSize, ReadStructures, WriteStructures),
             ],
-            Interrupts = Interrupts,
         };
+        Interrupts = Layout.Interrupts; // INTA# and the MSI-X table the config space declares
     }
 
     /// <inheritdoc/>
@@ -128,39 +123,38 @@ public abstract partial class VirtioPciFunction : IVfioDeviceOps
         lock (_lock) StopWorkers();
     }
 
-    private void ReadConfig(ulong offset, Span<byte> data)
+    /// <summary>Config space with the PCI configuration access window (§4.1.4.9); the model serialises its accesses.</summary>
+    private sealed class ConfigRegion(VirtioPciFunction function, PciConfigLayout layout) : VfioPciConfigRegion(layout)
     {
-        lock (_lock)
+        protected override void OnRead(PciConfigSpace space, int offset, Span<byte> data)
         {
-            if (TouchesWindowData((int)offset, data.Length)) ReadThroughWindow();
-            _config.Read((int)offset, data);
+            if (function.TouchesWindowData(offset, data.Length)) function.ReadThroughWindow(space);
+            space.Read(offset, data);
         }
+
+        protected override void OnWrite(PciConfigSpace space, int offset, ReadOnlySpan<byte> data) => function.WriteConfig(space, offset, data);
     }
 
-    private void WriteConfig(ulong offset, ReadOnlySpan<byte> data)
+    private void WriteConfig(PciConfigSpace config, int at, ReadOnlySpan<byte> data)
     {
-        int at = (int)offset;
-        lock (_lock)
+        if (_pciCfg < 0 || at + data.Length <= _pciCfg + PciCfgBar || at >= _pciCfg + PciCfgEnd)
         {
-            if (_pciCfg < 0 || at + data.Length <= _pciCfg + PciCfgBar || at >= _pciCfg + PciCfgEnd)
-            {
-                _config.Write(at, data);
-                return;
-            }
-            // The window's bar, offset, length and data are the driver's to write; the rest of the
-            // capability stays read-only (config accesses never straddle those dword-aligned fields).
-            for (int i = 0; i < data.Length; i++)
-            {
-                int o = at + i;
-                if (o == _pciCfg + PciCfgBar || (o >= _pciCfg + PciCfgOffset && o < _pciCfg + PciCfgEnd)) _config.Store(o, data.Slice(i, 1));
-                else _config.Write(o, data.Slice(i, 1));
-            }
-            if (TouchesWindowData(at, data.Length) && WindowTarget(out int target, out int length))
-            {
-                Span<byte> value = stackalloc byte[4];
-                _config.Read(_pciCfg + PciCfgData, value);
-                WriteStructures((ulong)target, value[..length]);
-            }
+            config.Write(at, data);
+            return;
+        }
+        // The window's bar, offset, length and data are the driver's to write; the rest of the
+        // capability stays read-only (config accesses never straddle those dword-aligned fields).
+        for (int i = 0; i < data.Length; i++)
+        {
+            int o = at + i;
+            if (o == _pciCfg + PciCfgBar || (o >= _pciCfg + PciCfgOffset && o < _pciCfg + PciCfgEnd)) config.Store(o, data.Slice(i, 1));
+            else config.Write(o, data.Slice(i, 1));
+        }
+        if (TouchesWindowData(at, data.Length) && WindowTarget(config, out int target, out int length))
+        {
+            Span<byte> value = stackalloc byte[4];
+            config.Read(_pciCfg + PciCfgData, value);
+            WriteStructures((ulong)target, value[..length]);
         }
     }
 
@@ -171,23 +165,23 @@ public abstract partial class VirtioPciFunction : IVfioDeviceOps
         _pciCfg >= 0 && at < _pciCfg + PciCfgEnd && at + length > _pciCfg + PciCfgData;
 
     /// <summary>The BAR4 range the window points at: a 1-, 2- or 4-byte access, aligned, inside the BAR; else none.</summary>
-    private bool WindowTarget(out int target, out int length)
+    private bool WindowTarget(PciConfigSpace config, out int target, out int length)
     {
-        uint offset = _config.ReadUInt32(_pciCfg + PciCfgOffset);
-        uint size = _config.ReadUInt32(_pciCfg + PciCfgLength);
+        uint offset = config.ReadUInt32(_pciCfg + PciCfgOffset);
+        uint size = config.ReadUInt32(_pciCfg + PciCfgLength);
         target = (int)Math.Min(offset, int.MaxValue);
         length = (int)Math.Min(size, 4);
-        return _config.ReadByte(_pciCfg + PciCfgBar) == VirtioPciLayout.StructuresBar && size is 1 or 2 or 4 &&
+        return config.ReadByte(_pciCfg + PciCfgBar) == VirtioPciLayout.StructuresBar && size is 1 or 2 or 4 &&
             offset % size == 0 && offset <= VirtioPciLayout.StructuresBarSize - size;
     }
 
     /// <summary>A read of pci_cfg_data reads the target first (an invalid target reads zeros).</summary>
-    private void ReadThroughWindow()
+    private void ReadThroughWindow(PciConfigSpace config)
     {
         Span<byte> value = stackalloc byte[4];
         value.Clear();
-        if (WindowTarget(out int target, out int length)) ReadStructures((ulong)target, value[..length]);
-        _config.Store(_pciCfg + PciCfgData, value);
+        if (WindowTarget(config, out int target, out int length)) ReadStructures((ulong)target, value[..length]);
+        config.Store(_pciCfg + PciCfgData, value);
     }
 
     private void ReadStructures(ulong offset, Span<byte> data)

@@ -9,13 +9,14 @@ namespace Umdev.Devices.Mbochs.Tests;
 public class DeviceTests
 {
     [Fact]
-    public void InfoHasTenRegionsAndNoInterrupts()
+    public void InfoHasTenRegionsAndNoInterruptsButReq()
     {
         using var f = new MbochsFixture();
         var info = f.File.GetInfo();
         Assert.Equal(VfioDeviceFlags.Pci, info.Flags);
         Assert.Equal(10u, info.NumRegions);
-        for (uint i = 0; i < VfioPci.NumIrqs; i++) Assert.Equal((0u, VfioIrqInfoFlags.None), (f.File.GetIrqInfo(i).Count, f.File.GetIrqInfo(i).Flags));
+        for (uint i = 0; i < VfioPci.ReqIrqIndex; i++) Assert.Equal((0u, VfioIrqInfoFlags.None), (f.File.GetIrqInfo(i).Count, f.File.GetIrqInfo(i).Flags));
+        Assert.Equal(new VfioIrqInfo(VfioPci.ReqIrqIndex, VfioIrqInfoFlags.EventFd, 1), f.File.GetIrqInfo(VfioPci.ReqIrqIndex));
         Assert.Equal(Errno.EINVAL, Assert.Throws<ErrnoException>(() => f.File.GetIrqInfo(VfioPci.NumIrqs)).Errno);
     }
 

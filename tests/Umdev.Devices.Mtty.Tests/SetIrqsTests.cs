@@ -233,9 +233,8 @@ public class SetIrqsTests
     [InlineData(VfioPci.MsixIrqIndex, F.DataNone | F.ActionTrigger)]
     [InlineData(VfioPci.MsixIrqIndex, F.DataNone | F.ActionMask)]
     [InlineData(VfioPci.ErrIrqIndex, F.DataNone | F.ActionTrigger)]
-    [InlineData(VfioPci.ReqIrqIndex, F.DataNone | F.ActionTrigger)]
     [InlineData(VfioPci.ReqIrqIndex, F.DataNone | F.ActionUnmask)]
-    public void Msix_err_req_are_enotty(uint index, F flags)
+    public void Msix_err_and_req_masking_are_enotty(uint index, F flags)
     {
         using var f = new MttyFixture(2);
         Errnos.Expect(Errno.ENOTTY, () => f.SetIrqs(flags, index));

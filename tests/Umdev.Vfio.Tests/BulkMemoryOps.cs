@@ -56,10 +56,7 @@ internal sealed class BulkMemoryOps : IVfioDeviceOps, IVfioMigrationDriver, IVfi
         }, PageSize);
     }
 
-    public void Step(in VfioMigrationArc arc)
-    {
-        if (arc.To == S.StopCopy) ((MeasuredSource)arc.Source!).Inner.EnterStopCopy();
-    }
+    public void EnterStopCopy(in VfioMigrationArc arc) => ((MeasuredSource)arc.Source!).Inner.EnterStopCopy();
 
     public void DmaUnmap(ulong iova, ulong length) { }
 

@@ -45,7 +45,14 @@ internal sealed class RecordingOps(VfioMigrationFlags flags) : FakeOps, IVfioMig
         return new Sink(this);
     }
 
-    public void Step(in VfioMigrationArc arc)
+    public void Quiesce(in VfioMigrationArc arc) => Step(arc);
+    public void Resume(in VfioMigrationArc arc) => Step(arc);
+    public void QuiesceP2P(in VfioMigrationArc arc) => Step(arc);
+    public void ResumeP2P(in VfioMigrationArc arc) => Step(arc);
+    public void EnterStopCopy(in VfioMigrationArc arc) { } // after Quiesce, which recorded the arc
+    public void EndSaving(in VfioMigrationArc arc) => Step(arc);
+
+    private void Step(in VfioMigrationArc arc)
     {
         Record(arc.From, arc.To);
         (arc.Source as VfioMigrationBufferSource)?.Append([(byte)arc.From, (byte)arc.To]);

@@ -190,3 +190,56 @@ public class MigrationStateMachineTests
         Assert.ThrowsAny<Exception>(() => FakeDriver.Open(() => new RecordingOps(F.P2P)));
     }
 }
+
+/// <summary>A driver lists only the transitions it works in; the model calls each arc's kind and nothing else.</summary>
+public class MigrationTransitionKindTests
+{
+    private sealed class KindOps : FakeOps, IVfioMigrationDriver
+    {
+        public List<string> Calls { get; } = [];
+        public VfioMigrationFlags MigrationFlags => VfioMigrationFlags.StopCopy | VfioMigrationFlags.P2P | VfioMigrationFlags.PreCopy;
+        public ulong GetStopCopySize() => 0;
+        public IVfioMigrationSource StartSaving(in VfioMigrationArc arc) { Calls.Add($"save {arc.From}"); return new VfioMigrationBufferSource(); }
+        public IVfioMigrationSink StartResuming(in VfioMigrationArc arc) => new NoSink();
+        public void Quiesce(in VfioMigrationArc arc) => Calls.Add($"quiesce {arc.From}");
+        public void Resume(in VfioMigrationArc arc) => Calls.Add($"resume {arc.To}");
+        public void EnterStopCopy(in VfioMigrationArc arc) => Calls.Add($"stop-copy {arc.Source is not null}");
+    }
+
+    private sealed class NothingToDoOps : FakeOps, IVfioMigrationDriver
+    {
+        public VfioMigrationFlags MigrationFlags => VfioMigrationFlags.StopCopy | VfioMigrationFlags.P2P | VfioMigrationFlags.PreCopy;
+        public ulong GetStopCopySize() => 0;
+        public IVfioMigrationSource StartSaving(in VfioMigrationArc arc) => new VfioMigrationBufferSource();
+        public IVfioMigrationSink StartResuming(in VfioMigrationArc arc) => new NoSink();
+    }
+
+    private sealed class NoSink() : VfioMigrationBufferSink(0)
+    {
+        protected override void Load(ReadOnlySpan<byte> data) { }
+    }
+
+    [Fact]
+    public void EachArcReachesTheMethodOfItsKind()
+    {
+        var ops = new KindOps();
+        using var file = FakeDriver.Open(() => ops);
+        file.SetDeviceState(S.PreCopy)?.Dispose();
+        file.SetDeviceState(S.StopCopy)?.Dispose();
+        file.SetDeviceState(S.Running);
+        Assert.Equal(["save Running", "quiesce PreCopyP2P", "stop-copy True", "resume RunningP2P"], ops.Calls);
+    }
+
+    [Fact]
+    public void ADriverWithNoTransitionWorkWalksEveryPath()
+    {
+        using var file = FakeDriver.Open(() => new NothingToDoOps());
+        foreach (var to in new[] { S.RunningP2P, S.PreCopyP2P, S.PreCopy, S.StopCopy, S.Stop, S.Resuming })
+        {
+            file.SetDeviceState(to)?.Dispose();
+            Assert.Equal(to, file.GetDeviceState());
+        }
+        file.Reset();
+        Assert.Equal(S.Running, file.GetDeviceState());
+    }
+}

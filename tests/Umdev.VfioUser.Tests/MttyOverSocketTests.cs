@@ -32,18 +32,37 @@ public class MttyOverSocketTests
     }
 
     [Fact]
-    public void RemovingAnMttyInUseFailsWithEbusySinceItHasNoRequestIrq()
+    public void RemovingAnMttyWhoseClientIgnoresTheRequestFailsWithEbusy()
     {
         using var f = new MttyServerFixture(options: new VfioUserServiceOptions { RemoveTimeout = TimeSpan.FromMilliseconds(200) });
         using var c = VfioUserClient.Connect(f.SocketPath);
         c.GetInfo();
-        Assert.Equal(Errno.EINVAL, Assert.Throws<ErrnoException>(() => c.GetIrqInfo(VfioPci.ReqIrqIndex)).Errno);
         Assert.Equal(Errno.EBUSY, Assert.Throws<ErrnoException>(() => f.Core.RemoveWrite(f.Device, "1\n"u8)).Errno);
         Assert.Equal(Core.MdevDeviceState.Active, f.Device.State);
         Assert.Equal(8u, c.GetRegionInfo(0).Size);
         c.Dispose();
         Assert.True(SpinWait.SpinUntil(() => f.Device.Vfio().OpenCount == 0, TimeSpan.FromSeconds(30)));
         f.Core.RemoveWrite(f.Device, "1\n"u8);
+        Assert.False(File.Exists(f.SocketPath));
+    }
+
+    [Fact]
+    public void MttyOffersReqByDefaultSoRemovalAsksTheClientToLeave()
+    {
+        using var f = new MttyServerFixture();
+        var c = VfioUserClient.Connect(f.SocketPath);
+        c.GetInfo();
+        Assert.Equal(new VfioIrqInfo(VfioPci.ReqIrqIndex, VfioIrqInfoFlags.EventFd, 1), c.GetIrqInfo(VfioPci.ReqIrqIndex));
+        using var req = EventFd.Create();
+        c.SetIrqs(new VfioIrqSet(VfioIrqSetFlags.DataEventFd | VfioIrqSetFlags.ActionTrigger, VfioPci.ReqIrqIndex, 0, 1, eventFds: [req]));
+        var leaver = Task.Run(() =>
+        {
+            Assert.Equal(1ul, req.Wait(60000));
+            c.Dispose();
+        });
+        f.Core.RemoveWrite(f.Device, "1\n"u8);
+        leaver.Wait();
+        Assert.Equal(Core.MdevDeviceState.Removed, f.Device.State);
         Assert.False(File.Exists(f.SocketPath));
     }
 

@@ -138,9 +138,12 @@ public sealed class VfioInterrupts
 
     /// <summary>
     /// VFIO_DEVICE_SET_IRQS. <paramref name="numIrqs"/> is the IRQ count the header is validated
-    /// against (the device's index count, as the mdev samples pass it).
+    /// against (the device's index count, as the mdev samples pass it). No action bit, or several: ENOTTY.
     /// </summary>
-    public void SetIrqs(in VfioIrqSet set, uint numIrqs)
+    public void SetIrqs(in VfioIrqSet set, uint numIrqs) => SetIrqs(set, numIrqs, withoutActionSucceeds: false);
+
+    /// <summary>SET_IRQS; <paramref name="withoutActionSucceeds"/>: see <see cref="VfioCompatibility.SetIrqsWithoutAction"/>.</summary>
+    internal void SetIrqs(in VfioIrqSet set, uint numIrqs, bool withoutActionSucceeds)
     {
         set.ValidateAndPrepare(numIrqs, VfioPci.NumIrqs);
         lock (_lock)
@@ -158,8 +161,8 @@ public sealed class VfioInterrupts
                     else SetTrigger(set);
                     break;
                 default:
-                    // No action bit, or several: no case matches and the call succeeds, as in the mdev
-                    // samples (vfio-pci answers ENOTTY here).
+                    // No action bit, or several: vfio-pci finds no handler; the samples match no case and succeed.
+                    if (!withoutActionSucceeds) ThrowHelper.Throw(Errno.ENOTTY, "SET_IRQS needs exactly one action");
                     break;
             }
         }

@@ -6,6 +6,7 @@ namespace Umdev.Vfio.Migration;
 /// state table, owns the data sessions and answers the features. The stream is never held whole: a
 /// saving session pulls it from the driver's <see cref="IVfioMigrationSource"/> as the user reads, a
 /// resuming session pushes it into the driver's <see cref="IVfioMigrationSink"/> as the user writes.
+/// Every other arc is a transition with a method of its own, a no-op unless the driver implements it.
 /// Calls on one device are serialized by the model. Throw <see cref="Interop.ErrnoException"/> to fail
 /// an arc: the device then stays in <see cref="VfioMigrationArc.From"/>.
 /// </summary>
@@ -20,20 +21,40 @@ public interface IVfioMigrationDriver
     /// <summary>
     /// The arcs that open a saving session (RUNNING→PRE_COPY, RUNNING_P2P→PRE_COPY_P2P, STOP→STOP_COPY):
     /// performs the arc and returns the producer of the session's stream. A session opened in PRE_COPY
-    /// carries on into STOP_COPY with the same source (see <see cref="Step"/>).
+    /// carries on into STOP_COPY with the same source (see <see cref="EnterStopCopy"/>).
     /// </summary>
     IVfioMigrationSource StartSaving(in VfioMigrationArc arc);
 
     /// <summary>STOP→RESUMING: performs the arc and returns the consumer of the stream to be written.</summary>
     IVfioMigrationSink StartResuming(in VfioMigrationArc arc);
 
+    // Every other arc is one of the transitions below, each a no-op unless the driver has work in it. A
+    // PRE_COPY session's arc into STOP_COPY is Quiesce, then EnterStopCopy. Arcs inside or out of a saving
+    // session get its source in VfioMigrationArc.Source.
+
     /// <summary>
-    /// Every other arc except RESUMING→STOP (that one is <see cref="IVfioMigrationSink.Complete"/>). Arcs
-    /// inside or out of a saving session (PRE_COPY↔PRE_COPY_P2P, PRE_COPY_P2P→STOP_COPY, and the ones that
-    /// end it) get its source in <see cref="VfioMigrationArc.Source"/>; entering STOP_COPY is where the
-    /// source must learn to produce the rest of the state.
+    /// The device stops: it starts no request and changes no state the stream carries, and returns once
+    /// nothing is in progress (RUNNING or RUNNING_P2P → STOP; PRE_COPY or PRE_COPY_P2P → STOP_COPY).
     /// </summary>
-    void Step(in VfioMigrationArc arc);
+    void Quiesce(in VfioMigrationArc arc) { }
+
+    /// <summary>The device runs again (STOP → RUNNING or RUNNING_P2P); also on the way back after a reset.</summary>
+    void Resume(in VfioMigrationArc arc) { }
+
+    /// <summary>The device stops initiating peer-to-peer DMA, still answering accesses (RUNNING → RUNNING_P2P, PRE_COPY → PRE_COPY_P2P).</summary>
+    void QuiesceP2P(in VfioMigrationArc arc) { }
+
+    /// <summary>Peer-to-peer DMA may start again (RUNNING_P2P → RUNNING, PRE_COPY_P2P → PRE_COPY).</summary>
+    void ResumeP2P(in VfioMigrationArc arc) { }
+
+    /// <summary>
+    /// A session opened in PRE_COPY enters STOP_COPY (after <see cref="Quiesce"/>): its source, in
+    /// <see cref="VfioMigrationArc.Source"/>, must learn to produce the rest of the state.
+    /// </summary>
+    void EnterStopCopy(in VfioMigrationArc arc) { }
+
+    /// <summary>A saving session ends (PRE_COPY → RUNNING, PRE_COPY_P2P → RUNNING_P2P, STOP_COPY → STOP); the model then closes it.</summary>
+    void EndSaving(in VfioMigrationArc arc) { }
 }
 
 /// <summary>One arc of a transition, as the model hands it to the driver.</summary>

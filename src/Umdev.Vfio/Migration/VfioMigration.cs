@@ -95,10 +95,40 @@ public sealed class VfioMigration
     {
         if (_saving is null)
         {
-            _driver.Step(new VfioMigrationArc(from, to, null));
+            Drive(new VfioMigrationArc(from, to, null));
             return;
         }
-        lock (_saving.Sync) _driver.Step(new VfioMigrationArc(from, to, _saving.Source));
+        lock (_saving.Sync) Drive(new VfioMigrationArc(from, to, _saving.Source));
+    }
+
+    /// <summary>The driver's method for the kind of transition <paramref name="arc"/> is.</summary>
+    private void Drive(in VfioMigrationArc arc)
+    {
+        switch (arc.From, arc.To)
+        {
+            case (S.Running or S.RunningP2P, S.Stop):
+                _driver.Quiesce(arc);
+                break;
+            case (S.PreCopy or S.PreCopyP2P, S.StopCopy):
+                _driver.Quiesce(arc);
+                _driver.EnterStopCopy(arc);
+                break;
+            case (S.Stop, S.Running or S.RunningP2P):
+                _driver.Resume(arc);
+                break;
+            case (S.Running, S.RunningP2P) or (S.PreCopy, S.PreCopyP2P):
+                _driver.QuiesceP2P(arc);
+                break;
+            case (S.RunningP2P, S.Running) or (S.PreCopyP2P, S.PreCopy):
+                _driver.ResumeP2P(arc);
+                break;
+            case (S.PreCopy, S.Running) or (S.PreCopyP2P, S.RunningP2P) or (S.StopCopy, S.Stop):
+                _driver.EndSaving(arc);
+                break;
+            default:
+                ThrowHelper.Throw(Errno.EINVAL, $"no arc {arc.From} -> {arc.To}"); // the state table gives none other
+                break;
+        }
     }
 
     /// <summary>
