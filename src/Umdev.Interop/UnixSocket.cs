@@ -80,37 +80,7 @@ public sealed class UnixSocket : FileDescriptorHandle
     private static Errno LastErrno => (Errno)Marshal.GetLastPInvokeError();
 
     /// <summary>Accepts a connection; null once the listener has been shut down or closed.</summary>
-    public unsafe UnixSocket? Accept()
-    {
-        bool added = false;
-        try
-        {
-            DangerousAddRef(ref added);
-            while (true)
-            {
-                int fd = Libc.Accept4(Fd, null, null, Libc.SOCK_CLOEXEC);
-                if (fd >= 0) return new UnixSocket(fd);
-                switch (LastErrno)
-                {
-                    case Errno.EINTR or Errno.ECONNABORTED or Errno.EAGAIN: continue;
-                    case Errno.EINVAL or Errno.EBADF: return null;
-                    case Errno.EMFILE or Errno.ENFILE or Errno.ENOBUFS or Errno.ENOMEM:
-                        // Out of descriptors: back off instead of spinning; the listener stays.
-                        Thread.Sleep(10);
-                        continue;
-                    default: ThrowHelper.ThrowLastError("accept4"); return null;
-                }
-            }
-        }
-        catch (ObjectDisposedException)
-        {
-            return null;
-        }
-        finally
-        {
-            if (added) DangerousRelease();
-        }
-    }
+    public UnixSocket? Accept() => Accept(wait: true);
 
     /// <summary>
     /// Makes a listener's accept non-blocking (O_NONBLOCK), for <see cref="TryAccept"/>: a listener watched by an
@@ -157,7 +127,9 @@ public sealed class UnixSocket : FileDescriptorHandle
     /// Accepts a pending connection of a non-blocking listener (<see cref="SetNonBlocking"/>); null when none is
     /// pending, or the listener has been shut down or closed. Out of descriptors, it backs off briefly and returns null.
     /// </summary>
-    public unsafe UnixSocket? TryAccept()
+    public UnixSocket? TryAccept() => Accept(wait: false);
+
+    private unsafe UnixSocket? Accept(bool wait)
     {
         bool added = false;
         try
@@ -170,10 +142,12 @@ public sealed class UnixSocket : FileDescriptorHandle
                 switch (LastErrno)
                 {
                     case Errno.EINTR or Errno.ECONNABORTED: continue;
+                    case Errno.EAGAIN when wait: continue;
                     case Errno.EAGAIN or Errno.EINVAL or Errno.EBADF: return null;
                     case Errno.EMFILE or Errno.ENFILE or Errno.ENOBUFS or Errno.ENOMEM:
-                        // The connection stays queued; a short pause keeps a caller that retries from spinning.
+                        // Out of descriptors: the connection stays queued; a pause keeps a retry from spinning.
                         Thread.Sleep(10);
+                        if (wait) continue;
                         return null;
                     default: ThrowHelper.ThrowLastError("accept4"); return null;
                 }
