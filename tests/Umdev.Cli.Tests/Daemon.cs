@@ -65,7 +65,9 @@ public sealed class Daemon : IDisposable
 
     private static Daemon Spawn(string dir, string socketDir, IDictionary<string, string> env, string[] wrapper, string[] extra)
     {
-        string[] argv = [.. wrapper, .. Umdev, "serve", "--sysfs", dir, "--sockets", socketDir, .. extra];
+        // A test run started in the background (`cmd &` in a script) inherits SIGINT ignored, and .NET keeps an
+        // inherited ignored SIGINT ignored: env gives the daemon the default back, as a terminal's daemon has.
+        string[] argv = [.. wrapper, "/usr/bin/env", "--default-signal=INT", .. Umdev, "serve", "--sysfs", dir, "--sockets", socketDir, .. extra];
         var psi = new ProcessStartInfo(argv[0], argv[1..])
         {
             RedirectStandardOutput = true,
