@@ -45,7 +45,8 @@ dotnet publish "$repo/src/Umdev.Cli/Umdev.Cli.csproj" -c Release -r linux-x64 "$
   -p:ContinuousIntegrationBuild=true -p:DebugType=none -p:GenerateDocumentationFile=false \
   -o "$work/publish" --nologo -v q >"$work/publish.log" 2>&1 \
   || { grep -E 'error' "$work/publish.log" >&2 || tail -20 "$work/publish.log" >&2; exit 1; }
-rm -f "$work/publish"/*.dbg "$work/publish"/*.pdb "$work/publish"/*.xml
+# LTTng tracing's provider links liblttng-ust, which nothing here needs (the runtime runs without it).
+rm -f "$work/publish"/*.dbg "$work/publish"/*.pdb "$work/publish"/*.xml "$work/publish/libcoreclrtraceptprovider.so"
 
 lib=$root/usr/lib/umdev
 install -d "$lib" "$root/usr/bin" "$root/lib/systemd/system" "$root/etc/umdev" "$root/usr/share/man/man1" \
@@ -68,7 +69,8 @@ install -m 644 "$here/copyright" "$root/usr/share/doc/umdev/copyright"
 # Real dependencies: what the ELF files link (dpkg-shlibdeps), plus fuse3 (the FUSE mount and /dev/fuse's rules).
 mkdir -p "$work/debian"; : >"$work/debian/control"
 elves=$(find "$lib" -type f \( -name '*.so' -o -perm -u+x \) -exec sh -c 'head -c4 "$1" | grep -q ELF && echo "$1"' _ {} \;)
-shlibs=$(cd "$work" && dpkg-shlibdeps -O --ignore-missing-info -e $elves 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+shlibs=$(cd "$work" && dpkg-shlibdeps -O --ignore-missing-info -e $elves 2>"$work/shlibdeps.log" | sed -n 's/^shlibs:Depends=//p') \
+  || { cat "$work/shlibdeps.log" >&2; exit 1; }
 installed=$(du -sk --apparent-size "$root" | cut -f1)
 
 install -d "$root/DEBIAN"

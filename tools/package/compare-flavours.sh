@@ -39,7 +39,7 @@ declare -A ms rss
 for r in $(seq "$rounds"); do
   for f in "${flavours[@]}"; do read -r t k < <(one "$f"); ms[$f]+="$t "; rss[$f]+="$k "; done
 done
-stats() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { printf "%s %s %s", v[int((NR + 1) / 2)], v[1], v[NR] }'; }
+stats() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { printf "%s %s %s\n", v[int((NR + 1) / 2)], v[1], v[NR] }'; }
 read -r aot_ms _ _ < <(stats <<<"${ms[aot]}"); read -r aot_kb _ _ < <(stats <<<"${rss[aot]}")
 aot_deb=$(stat -c %s "$out/aot/umdev.deb")
 printf '%-5s %10s %8s %22s %8s %22s %8s\n' flavour ".deb KiB" ratio "ready ms (min-max)" ratio "idle RSS KiB (min-max)" ratio
