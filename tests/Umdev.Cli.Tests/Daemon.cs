@@ -31,6 +31,12 @@ public sealed class Daemon : IDisposable
     public static string[] Umdev =>
         Environment.GetEnvironmentVariable("UMDEV_TEST_BINARY") is { Length: > 0 } binary ? [binary] : ["dotnet", UmdevDll];
 
+    /// <summary>Runs <c>umdev ARGS</c> (see <see cref="Umdev"/>) to its end.</summary>
+    public static Shell.Result Run(params string[] args) => Shell.Run(Umdev[0], [.. Umdev[1..], .. args]);
+
+    /// <summary>How to start <c>umdev ARGS</c> (see <see cref="Umdev"/>) as a process of the test's own.</summary>
+    public static ProcessStartInfo StartInfo(params string[] args) => new(Umdev[0], [.. Umdev[1..], .. args]) { UseShellExecute = false };
+
     public string Dir { get; }
 
     /// <summary>The directory of the devices' vfio-user sockets (<c>--sockets</c>), this daemon's alone.</summary>

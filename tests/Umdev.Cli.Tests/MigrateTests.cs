@@ -40,7 +40,7 @@ public class MigrateTests
     }
 
     private static Shell.Result Migrate(Guid uuid, Daemon from, Daemon to) =>
-        Shell.Run("dotnet", Daemon.UmdevDll, "migrate", uuid.ToString(), "--from", from.Dir, "--to", to.Dir);
+        Daemon.Run("migrate", uuid.ToString(), "--from", from.Dir, "--to", to.Dir);
 
     private static void Create(Daemon d, string type, Guid uuid) => AttributeFile.Write(Path.Combine(d.Dir, Types, type, "create"), uuid.ToString());
 
@@ -151,7 +151,7 @@ public class MigrateTests
         ProgramUart(a, uuid); // Observe above drained the FIFO
         for (int i = 0; i < 3; i++)
         {
-            var late = Shell.Run("dotnet", Daemon.UmdevDll, "migrate", uuid.ToString(),
+            var late = Daemon.Run("migrate", uuid.ToString(),
                 "--from", a.Dir, "--to", b.Dir, "--timeout", "0.001");
             Assert.Equal(1, late.ExitCode);
             Assert.Contains("failed: ETIMEDOUT", late.Stderr);

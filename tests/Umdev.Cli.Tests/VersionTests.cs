@@ -11,7 +11,7 @@ public sealed class VersionTests
     {
         string props = Path.Combine(RepositoryTools.Find()!.Root, "src", "Directory.Build.props");
         string version = XDocument.Load(props).Descendants("Version").Single().Value;
-        var r = Shell.Run(Daemon.Umdev[0], [.. Daemon.Umdev[1..], "--version"]);
+        var r = Daemon.Run("--version");
         r.AssertSuccess();
         Assert.Equal(version + "\n", r.Stdout);
     }

@@ -8,10 +8,8 @@ public sealed class DevicePluginCommandTests
 {
     private static Process StartPlugin(Daemon daemon, TestKubelet kubelet, string state, params string[] extra)
     {
-        string[] argv = [.. Daemon.Umdev, "device-plugin", "--sysfs", daemon.Dir, "--sockets", daemon.SocketDir,
-            "--kubelet-dir", kubelet.Root, "--state", state, "--poll", "0.2", .. extra];
-        var psi = new ProcessStartInfo(argv[0], argv[1..]) { UseShellExecute = false };
-        return Process.Start(psi)!;
+        return Process.Start(Daemon.StartInfo(["device-plugin", "--sysfs", daemon.Dir, "--sockets", daemon.SocketDir,
+            "--kubelet-dir", kubelet.Root, "--state", state, "--poll", "0.2", .. extra]))!;
     }
 
     private static void Stop(Process plugin)
@@ -51,7 +49,7 @@ public sealed class DevicePluginCommandTests
     [Fact]
     public void Bad_intervals_are_a_usage_error()
     {
-        var r = Shell.Run(Daemon.Umdev[0], [.. Daemon.Umdev[1..], "device-plugin", "--poll", "0"]);
+        var r = Daemon.Run("device-plugin", "--poll", "0");
         Assert.Equal(2, r.ExitCode);
         Assert.Contains("--poll and --reconcile must be positive", r.Stderr);
     }

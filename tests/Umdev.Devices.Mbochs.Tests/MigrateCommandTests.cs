@@ -45,7 +45,7 @@ public class MigrateCommandTests
         }
         var before = Screenshot(a, uuid);
 
-        var result = Shell.Run("dotnet", Daemon.UmdevDll, "migrate", uuid.ToString(), "--from", a.Dir, "--to", b.Dir);
+        var result = Daemon.Run("migrate", uuid.ToString(), "--from", a.Dir, "--to", b.Dir);
         result.AssertSuccess();
         Assert.Contains("(mbochs/mbochs-small)", result.Stdout);
 

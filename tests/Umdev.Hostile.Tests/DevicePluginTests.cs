@@ -48,13 +48,9 @@ public sealed class DevicePluginTests(HostileDaemon daemon)
     public async Task MalformedGrpcLeavesThePluginServing()
     {
         await using var kubelet = await TestKubelet.StartAsync();
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            ArgumentList = { Daemon.UmdevDll, "device-plugin", "--sysfs", d.Dir, "--sockets", d.SocketDir,
-                "--kubelet-dir", kubelet.Root, "--state", Path.Combine(kubelet.Root, "state.json"), "--poll", "0.2" },
-            UseShellExecute = false,
-            RedirectStandardError = true,
-        };
+        var psi = Daemon.StartInfo("device-plugin", "--sysfs", d.Dir, "--sockets", d.SocketDir,
+            "--kubelet-dir", kubelet.Root, "--state", Path.Combine(kubelet.Root, "state.json"), "--poll", "0.2");
+        psi.RedirectStandardError = true;
         using var plugin = Process.Start(psi)!;
         var log = plugin.StandardError.ReadToEndAsync();
         try
